@@ -1,0 +1,1 @@
+"""The event store: append-only streams, optimistic concurrency, gapless global reads."""

@@ -1,0 +1,42 @@
+from django.db import models
+
+
+class EventStream(models.Model):
+    """One row per stream: its type and current version, the optimistic-concurrency anchor."""
+
+    stream_id = models.CharField(max_length=200, primary_key=True)
+    stream_type = models.CharField(max_length=64, db_index=True)
+    version = models.BigIntegerField()
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "eventstore_event_stream"
+
+    def __str__(self) -> str:
+        return f"{self.stream_id}@{self.version}"
+
+
+class StoredEvent(models.Model):
+    """A recorded event. Rows are never updated or deleted (a database trigger refuses it)."""
+
+    position = models.BigIntegerField(primary_key=True)
+    stream_id = models.CharField(max_length=200)
+    stream_type = models.CharField(max_length=64)
+    version = models.BigIntegerField()
+    event_type = models.CharField(max_length=100, db_index=True)
+    schema_version = models.PositiveSmallIntegerField()
+    data = models.JSONField()
+    metadata = models.JSONField()
+    correlation_id = models.CharField(max_length=64, db_index=True)
+    recorded_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        db_table = "eventstore_stored_event"
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream_id", "version"], name="eventstore_stream_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.position} {self.stream_id}@{self.version} {self.event_type}"

@@ -1,0 +1,144 @@
+"""Database objects behind the event store, per vendor.
+
+PostgreSQL gets a position sequence, the append function and the in-flight check that
+keep the global log gapless for readers without serialising writers (see README,
+"Gapless global order"). Both vendors get triggers that refuse UPDATE and DELETE.
+"""
+
+# Session-level advisory lock held only while a writer takes its positions: a few
+# microseconds, never across a writer's transaction.
+RESERVATION_LOCK_KEY = -7_020_190_423
+
+CONFLICT_SQLSTATE = "ES409"
+APPEND_ONLY_SQLSTATE = "ES405"
+
+POSTGRES_INSTALL = f"""
+CREATE SEQUENCE IF NOT EXISTS eventstore_position_seq AS bigint START 1 CACHE 1;
+
+CREATE OR REPLACE FUNCTION eventstore_reserve_positions(p_count integer) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_first bigint;
+BEGIN
+    PERFORM pg_advisory_lock({RESERVATION_LOCK_KEY});
+    BEGIN
+        v_first := nextval('eventstore_position_seq');
+        IF p_count > 1 THEN
+            PERFORM setval('eventstore_position_seq', v_first + p_count - 1);
+        END IF;
+        -- Held until this transaction ends: readers see the reservation in pg_locks.
+        PERFORM pg_advisory_xact_lock_shared(v_first);
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM pg_advisory_unlock({RESERVATION_LOCK_KEY});
+        RAISE;
+    END;
+    PERFORM pg_advisory_unlock({RESERVATION_LOCK_KEY});
+    RETURN v_first;
+END $$;
+
+CREATE OR REPLACE FUNCTION eventstore_inflight_min_position() RETURNS bigint
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Wait out any writer between nextval and registering its reservation.
+    PERFORM pg_advisory_lock({RESERVATION_LOCK_KEY});
+    PERFORM pg_advisory_unlock({RESERVATION_LOCK_KEY});
+    RETURN (
+        SELECT min((l.classid::bigint << 32) | l.objid::bigint)
+        FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND ((l.classid::bigint << 32) | l.objid::bigint) > 0
+    );
+END $$;
+
+CREATE OR REPLACE FUNCTION eventstore_append(
+    p_stream_id text,
+    p_stream_type text,
+    p_expected bigint,
+    p_event_types text[],
+    p_schema_versions integer[],
+    p_data jsonb[],
+    p_metadata jsonb[],
+    p_correlation_ids text[]
+) RETURNS TABLE(first_position bigint, new_version bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer := cardinality(p_event_types);
+    v_base bigint;
+    v_first bigint;
+    v_actual bigint;
+BEGIN
+    IF p_expected = -2 THEN
+        INSERT INTO eventstore_event_stream AS s (stream_id, stream_type, version, created_at, updated_at)
+        VALUES (p_stream_id, p_stream_type, v_count, now(), now())
+        ON CONFLICT (stream_id) DO UPDATE SET version = s.version + v_count, updated_at = now()
+        RETURNING s.version - v_count INTO v_base;
+    ELSIF p_expected = -1 THEN
+        INSERT INTO eventstore_event_stream (stream_id, stream_type, version, created_at, updated_at)
+        VALUES (p_stream_id, p_stream_type, v_count, now(), now())
+        ON CONFLICT (stream_id) DO NOTHING;
+        IF NOT FOUND THEN
+            SELECT version INTO v_actual FROM eventstore_event_stream WHERE stream_id = p_stream_id;
+            RAISE EXCEPTION 'stream % already exists at version %', p_stream_id, v_actual
+                USING ERRCODE = '{CONFLICT_SQLSTATE}', DETAIL = v_actual::text;
+        END IF;
+        v_base := 0;
+    ELSE
+        UPDATE eventstore_event_stream SET version = version + v_count, updated_at = now()
+        WHERE stream_id = p_stream_id AND version = p_expected;
+        IF NOT FOUND THEN
+            SELECT version INTO v_actual FROM eventstore_event_stream WHERE stream_id = p_stream_id;
+            RAISE EXCEPTION 'stream % is at version %, expected %', p_stream_id, coalesce(v_actual, 0), p_expected
+                USING ERRCODE = '{CONFLICT_SQLSTATE}', DETAIL = coalesce(v_actual, 0)::text;
+        END IF;
+        v_base := p_expected;
+    END IF;
+
+    v_first := eventstore_reserve_positions(v_count);
+    INSERT INTO eventstore_stored_event
+        (position, stream_id, stream_type, version, event_type, schema_version,
+         data, metadata, correlation_id, recorded_at)
+    SELECT v_first + i - 1, p_stream_id, p_stream_type, v_base + i, p_event_types[i],
+           p_schema_versions[i], p_data[i], p_metadata[i], p_correlation_ids[i], now()
+    FROM generate_series(1, v_count) AS i;
+
+    first_position := v_first;
+    new_version := v_base + v_count;
+    RETURN NEXT;
+END $$;
+
+CREATE OR REPLACE FUNCTION eventstore_refuse_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'stored events are append-only: % refused', TG_OP
+        USING ERRCODE = '{APPEND_ONLY_SQLSTATE}';
+END $$;
+
+DROP TRIGGER IF EXISTS eventstore_stored_event_append_only ON eventstore_stored_event;
+CREATE TRIGGER eventstore_stored_event_append_only
+    BEFORE UPDATE OR DELETE ON eventstore_stored_event
+    FOR EACH ROW EXECUTE FUNCTION eventstore_refuse_change();
+"""
+
+POSTGRES_UNINSTALL = """
+DROP TRIGGER IF EXISTS eventstore_stored_event_append_only ON eventstore_stored_event;
+DROP FUNCTION IF EXISTS eventstore_refuse_change();
+DROP FUNCTION IF EXISTS eventstore_append(text, text, bigint, text[], integer[], jsonb[], jsonb[], text[]);
+DROP FUNCTION IF EXISTS eventstore_inflight_min_position();
+DROP FUNCTION IF EXISTS eventstore_reserve_positions(integer);
+DROP SEQUENCE IF EXISTS eventstore_position_seq;
+"""
+
+SQLITE_INSTALL = [
+    """CREATE TRIGGER IF NOT EXISTS eventstore_stored_event_no_update
+       BEFORE UPDATE ON eventstore_stored_event
+       BEGIN SELECT RAISE(ABORT, 'stored events are append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS eventstore_stored_event_no_delete
+       BEFORE DELETE ON eventstore_stored_event
+       BEGIN SELECT RAISE(ABORT, 'stored events are append-only: DELETE refused'); END""",
+]
+
+SQLITE_UNINSTALL = [
+    "DROP TRIGGER IF EXISTS eventstore_stored_event_no_update",
+    "DROP TRIGGER IF EXISTS eventstore_stored_event_no_delete",
+]

@@ -1,0 +1,246 @@
+"""Append to and read from the event store.
+
+Every function takes ``using`` (a database alias) so the same contract runs on
+PostgreSQL and SQLite. Reads return :class:`RecordedEvent` upcast to the current
+schema version of each type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+
+from apps.eventstore import sql
+from apps.eventstore.errors import WrongExpectedVersion
+from apps.eventstore.schemas import event_upcast, schema_current_version, schema_validate
+from apps.eventstore.types import ANY, NO_STREAM, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
+
+_SELECT = (
+    "SELECT position, stream_id, stream_type, version, event_type, schema_version,"
+    " CAST(data AS TEXT), CAST(metadata AS TEXT), recorded_at FROM eventstore_stored_event"
+)
+_EXPECTED_CODES = {NO_STREAM: -1, ANY: -2}
+
+# Per process and alias: every position below this is settled (committed or abandoned
+# for good), so reads below it need no in-flight check.
+_settled_below: dict[str, int] = {}
+
+
+def append_to_stream(
+    *,
+    stream_id: str,
+    stream_type: str,
+    expected_version: ExpectedVersion,
+    events: Sequence[NewEvent],
+    using: str = "default",
+) -> AppendResult:
+    """Append ``events`` to ``stream_id`` atomically.
+
+    ``expected_version`` is the version the caller last saw (an int), ``NO_STREAM``
+    (the stream must not exist) or ``ANY``. When the stream is elsewhere this raises
+    :class:`WrongExpectedVersion` and writes nothing. Each event is validated against
+    its Avro schema first (:class:`SchemaValidationError` names the field). Inside a
+    caller's transaction the append joins it; a conflict then spoils that transaction,
+    which the caller retries as a whole.
+    """
+    if not events:
+        raise ValueError("append_to_stream needs at least one event")
+    if isinstance(expected_version, int) and expected_version < 0:
+        raise ValueError("expected_version must be >= 0, NO_STREAM or ANY")
+    prepared = [_prepare(event) for event in events]
+    connection = connections[using]
+    expected_code = expected_version if isinstance(expected_version, int) else _EXPECTED_CODES[expected_version]
+    with transaction.atomic(using=using, savepoint=False):
+        if connection.vendor == "postgresql":
+            first, version = _append_postgres(connection, stream_id, stream_type, expected_code, prepared)
+        else:
+            first, version = _append_sqlite(connection, stream_id, stream_type, expected_code, prepared)
+    return AppendResult(stream_id=stream_id, first_position=first, last_position=first + len(events) - 1, version=version)
+
+
+def stream_read(*, stream_id: str, up_to_version: int | None = None, using: str = "default") -> list[RecordedEvent]:
+    """All events of a stream in version order, optionally only up to ``up_to_version``."""
+    query = f"{_SELECT} WHERE stream_id = %s"
+    params: list[Any] = [stream_id]
+    if up_to_version is not None:
+        query += " AND version <= %s"
+        params.append(up_to_version)
+    with connections[using].cursor() as cursor:
+        cursor.execute(query + " ORDER BY version", params)
+        return _rows_to_events(cursor.fetchall(), connections[using].vendor)
+
+
+def stream_version(*, stream_id: str, using: str = "default") -> int:
+    """The stream's current version; 0 when it does not exist."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT version FROM eventstore_event_stream WHERE stream_id = %s", [stream_id])
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def correlation_read(*, correlation_id: str, using: str = "default") -> list[RecordedEvent]:
+    """Every event carrying ``correlation_id``, across streams, in global order."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(f"{_SELECT} WHERE correlation_id = %s ORDER BY position", [correlation_id])
+        return _rows_to_events(cursor.fetchall(), connections[using].vendor)
+
+
+def head_position(*, using: str = "default") -> int:
+    """The highest position recorded so far (0 for an empty store)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_stored_event")
+        return int(cursor.fetchone()[0])
+
+
+def global_log_read(*, after: int = 0, limit: int = 1000, using: str = "default") -> list[RecordedEvent]:
+    """Up to ``limit`` events after position ``after``, in position order, never skipping.
+
+    A position that a still-open transaction holds stops the batch just before it, so a
+    reader that continues from the last position it received sees every event exactly
+    once, whatever order the writers commit in. Positions of rolled-back appends are
+    passed over once no open transaction can still fill them.
+    """
+    if limit < 1:
+        raise ValueError("limit must be >= 1")
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [after, limit])
+        rows = cursor.fetchall()
+        if connection.vendor == "postgresql" and rows:
+            rows = _without_unsettled(cursor, using, after, rows)
+    return _rows_to_events(rows, connection.vendor)
+
+
+def global_log_iter(*, after: int = 0, batch_size: int = 1000, using: str = "default") -> Iterator[RecordedEvent]:
+    """Every event after ``after`` in position order, read in batches so memory stays flat."""
+    while True:
+        batch = global_log_read(after=after, limit=batch_size, using=using)
+        if not batch:
+            return
+        yield from batch
+        after = batch[-1].position
+
+
+def _without_unsettled(cursor: Any, using: str, after: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    last = rows[-1][0]
+    if last - after == len(rows) or last < _settled_below.get(using, 0):
+        return rows
+    cursor.execute("SELECT eventstore_inflight_min_position()")
+    inflight_min = cursor.fetchone()[0]
+    if inflight_min is None:
+        # Nothing in flight: every hole up to here belongs to a rolled-back append.
+        _settled_below[using] = max(_settled_below.get(using, 0), last + 1)
+        cursor.execute(f"{_SELECT} WHERE position > %s AND position <= %s ORDER BY position", [after, last])
+        return list(cursor.fetchall())
+    _settled_below[using] = max(_settled_below.get(using, 0), inflight_min)
+    cursor.execute(
+        f"{_SELECT} WHERE position > %s AND position < %s AND position <= %s ORDER BY position",
+        [after, inflight_min, last],
+    )
+    return list(cursor.fetchall())
+
+
+def _prepare(event: NewEvent) -> tuple[str, int, str, str, str]:
+    schema_version = event.schema_version or schema_current_version(event_type=event.event_type)
+    schema_validate(event_type=event.event_type, schema_version=schema_version, data=event.data)
+    metadata = dict(event.metadata)
+    correlation_id = str(metadata.setdefault("correlation_id", str(uuid.uuid4())))
+    return (
+        event.event_type,
+        schema_version,
+        orjson.dumps(event.data).decode(),
+        orjson.dumps(metadata).decode(),
+        correlation_id,
+    )
+
+
+def _append_postgres(
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[tuple[str, int, str, str, str]]
+) -> tuple[int, int]:
+    types, versions, data, metadata, correlations = (list(column) for column in zip(*prepared, strict=True))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT first_position, new_version FROM eventstore_append("
+                "%s, %s, %s, %s, %s, %s::jsonb[], %s::jsonb[], %s)",
+                [stream_id, stream_type, expected, types, versions, data, metadata, correlations],
+            )
+            first, version = cursor.fetchone()
+    except DatabaseError as exc:
+        cause = exc.__cause__
+        if getattr(cause, "sqlstate", None) == sql.CONFLICT_SQLSTATE:
+            detail = getattr(getattr(cause, "diag", None), "message_detail", None)
+            actual = int(detail) if detail and detail.isdigit() else None
+            raise WrongExpectedVersion(
+                stream_id=stream_id, expected=_expected_label(expected), actual=actual
+            ) from None
+        raise
+    return int(first), int(version)
+
+
+def _append_sqlite(
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[tuple[str, int, str, str, str]]
+) -> tuple[int, int]:
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version FROM eventstore_event_stream WHERE stream_id = %s", [stream_id])
+        row = cursor.fetchone()
+        actual = int(row[0]) if row else None
+        if (expected == -1 and actual is not None) or (expected >= 0 and (actual or 0) != expected):
+            raise WrongExpectedVersion(stream_id=stream_id, expected=_expected_label(expected), actual=actual or 0)
+        base = actual or 0
+        version = base + len(prepared)
+        if actual is None:
+            cursor.execute(
+                "INSERT INTO eventstore_event_stream (stream_id, stream_type, version, created_at, updated_at)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [stream_id, stream_type, version, now, now],
+            )
+        else:
+            cursor.execute(
+                "UPDATE eventstore_event_stream SET version = %s, updated_at = %s WHERE stream_id = %s",
+                [version, now, stream_id],
+            )
+        # SQLite admits one writer at a time, so max + 1 is gapless and in commit order.
+        cursor.execute("SELECT coalesce(max(position), 0) FROM eventstore_stored_event")
+        first = int(cursor.fetchone()[0]) + 1
+        cursor.executemany(
+            "INSERT INTO eventstore_stored_event (position, stream_id, stream_type, version, event_type,"
+            " schema_version, data, metadata, correlation_id, recorded_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                (first + i, stream_id, stream_type, base + i + 1, t, v, d, m, c, now)
+                for i, (t, v, d, m, c) in enumerate(prepared)
+            ],
+        )
+    return first, version
+
+
+def _expected_label(code: int) -> ExpectedVersion:
+    return {-1: NO_STREAM, -2: ANY}.get(code, code)  # type: ignore[return-value]
+
+
+def _rows_to_events(rows: Sequence[tuple[Any, ...]], vendor: str) -> list[RecordedEvent]:
+    loads = orjson.loads
+    parse_time = vendor != "postgresql"
+    events = []
+    for position, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at in rows:
+        data = loads(data)
+        schema_version, data = event_upcast(event_type=event_type, schema_version=schema_version, data=data)
+        if parse_time:
+            if isinstance(recorded_at, str):
+                recorded_at = dt.datetime.fromisoformat(recorded_at)
+            if recorded_at.tzinfo is None:
+                recorded_at = recorded_at.replace(tzinfo=dt.UTC)
+        events.append(
+            RecordedEvent(
+                position, stream_id, stream_type, version, event_type, schema_version, data, loads(metadata), recorded_at
+            )
+        )
+    return events

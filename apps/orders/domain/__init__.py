@@ -1,0 +1,1 @@
+"""The order domain in plain Python: aggregates decide, events record what happened."""
