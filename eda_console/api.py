@@ -1,0 +1,43 @@
+"""The JSON API under ``/api/``: one NinjaAPI object and the routers registered on it.
+
+Every endpoint needs a user: ``Authorization: Bearer <token>`` (``manage.py
+create_api_token USERNAME``) or the console's session plus CSRF token for writes.
+Reads need the ``viewer`` role, writes ``operator`` (see apps.accounts.api_auth);
+pass ``auth=viewer_auth`` / ``auth=operator_auth`` on an operation to override.
+Errors share one shape (see eda_console.api_errors). OpenAPI: ``/api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+
+from apps.accounts.api_auth import role_auth
+from apps.accounts.roles import user_is_operator, user_is_viewer
+from eda_console.api_errors import api_error_handlers_install
+
+api = NinjaAPI(
+    title="EDA Console API",
+    version="1.0.0",
+    description=__doc__ or "",
+    urls_namespace="api",
+    auth=role_auth,
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+api_error_handlers_install(api)
+
+
+class MeOut(Schema):
+    username: str
+    viewer: bool
+    operator: bool
+
+
+@api.get("/me", response=MeOut, tags=["accounts"], summary="Who the API sees, and their roles")
+def me(request: HttpRequest) -> MeOut:
+    user = request.user
+    return MeOut(username=user.get_username(), viewer=user_is_viewer(user), operator=user_is_operator(user))
+
+
+# Routers: one line per app, in URL order.
