@@ -14,6 +14,7 @@ from ninja import NinjaAPI, Schema
 
 from apps.accounts.api_auth import role_auth
 from apps.accounts.roles import user_is_operator, user_is_viewer
+from apps.orders.api import router as orders_router
 from eda_console.api_errors import api_error_handlers_install
 
 api = NinjaAPI(
@@ -40,4 +41,5 @@ def me(request: HttpRequest) -> MeOut:
     return MeOut(username=user.get_username(), viewer=user_is_viewer(user), operator=user_is_operator(user))
 
 
-# Routers: one line per app, in URL order.
+# Routers: one line per app. The orders router owns /orders, /stock, /streams and /events.
+api.add_router("/", orders_router)
