@@ -1,0 +1,52 @@
+"""Demo accounts for the run command: passwords kept in a file so later runs reuse them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+
+def _credentials_read(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    credentials = {}
+    for line in path.read_text().splitlines():
+        username, sep, password = line.partition(":")
+        if sep and username.strip() and password.strip():
+            credentials[username.strip()] = password.strip()
+    return credentials
+
+
+def _credentials_write(path: Path, credentials: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(f"{username}:{password}\n" for username, password in credentials.items())
+    # Owner-only from the first byte: the file holds passwords.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    path.chmod(0o600)
+
+
+def demo_users_ensure(*, users: dict[str, str], credentials_path: Path) -> dict[str, str]:
+    """Make each ``username -> group`` user exist, active, in its group, with the password on file.
+
+    Returns ``username -> password``. A password already in the file is reused (and
+    re-applied, in case the database was reset); a missing one is generated.
+    """
+    credentials = _credentials_read(credentials_path)
+    with transaction.atomic():
+        for username, group_name in users.items():
+            password = credentials.setdefault(username, secrets.token_urlsafe(12))
+            user, _ = User.objects.get_or_create(username=username)
+            if not user.is_active or not user.check_password(password):
+                user.is_active = True
+                user.set_password(password)
+                user.save()
+            group, _ = Group.objects.get_or_create(name=group_name)
+            user.groups.add(group)
+    _credentials_write(credentials_path, credentials)
+    return {username: credentials[username] for username in users}
