@@ -1,20 +1,90 @@
 """The schema catalogue: one Avro record schema per event type and version.
 
-TEMPORARY pass-through until the catalogue lands (validation, upcasters, compatibility).
+Schemas live as files, ``avro/<EventType>/v<N>.avsc``; the highest version of a type is
+current. Appends are validated against the schema of the version they are written with;
+reads are upcast to the current version by the chain of registered upcasters
+(``upcasters.py``). ``python manage.py check_event_schemas`` proves that every version can
+read the previous one's data.
 """
+
+from __future__ import annotations
 
 from typing import Any
 
+from apps.eventstore.errors import EventStoreError, SchemaValidationError, UnknownEventType
+from apps.eventstore.schemas.catalogue import SchemaCatalogue, catalogue_load
+from apps.eventstore.schemas.compatibility import (
+    CompatibilityResult,
+    schema_catalogue_check,
+    schema_compatibility_check,
+)
+from apps.eventstore.schemas.upcasters import UPCASTERS
+from apps.eventstore.schemas.validation import DataInvalid
+
+__all__ = [
+    "CompatibilityResult",
+    "event_upcast",
+    "schema_catalogue",
+    "schema_catalogue_check",
+    "schema_compatibility_check",
+    "schema_current_version",
+    "schema_validate",
+]
+
+_CATALOGUE = catalogue_load()
+# Read on every stored event: a type already at its current version costs one lookup.
+_CURRENT: dict[str, int] = _CATALOGUE.current_versions
+
+
+def schema_catalogue() -> SchemaCatalogue:
+    """The catalogue loaded from the repository's schema files."""
+    return _CATALOGUE
+
 
 def schema_current_version(*, event_type: str) -> int:
-    """The schema version new events of this type are written with."""
-    return 1
+    """The schema version new events of this type are written with.
+
+    Raises :class:`UnknownEventType` when the type has no schema.
+    """
+    try:
+        return _CURRENT[event_type]
+    except KeyError:
+        raise UnknownEventType(f"no schema for event type {event_type!r}") from None
 
 
 def schema_validate(*, event_type: str, schema_version: int, data: dict[str, Any]) -> None:
-    """Raise SchemaValidationError naming the field when data does not match the schema."""
+    """Raise :class:`SchemaValidationError` naming the field when ``data`` does not match the schema.
+
+    Every field must be present with its type (``bool`` is not a number) and no other
+    key is allowed; the error's ``field`` is a path such as ``lines[0].quantity``. An
+    unknown type or version raises :class:`UnknownEventType`.
+    """
+    schema = _CATALOGUE.schema_get(event_type=event_type, version=schema_version)
+    try:
+        schema.check(data)
+    except DataInvalid as exc:
+        raise SchemaValidationError(
+            event_type=event_type, schema_version=schema_version, field=exc.path, problem=exc.problem
+        ) from None
 
 
 def event_upcast(*, event_type: str, schema_version: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Turn data stored with an older schema version into the current shape."""
-    return schema_version, data
+    """Turn data stored with an older schema version into the current shape.
+
+    Returns ``(current_version, data)``. Data already at the current version is returned
+    as it is; older data runs through the upcasters one version at a time. A type or
+    version the catalogue does not know raises :class:`UnknownEventType`.
+    """
+    if _CURRENT.get(event_type) == schema_version:
+        return schema_version, data
+    current = _CURRENT.get(event_type)
+    if current is None:
+        raise UnknownEventType(f"no schema for event type {event_type!r}")
+    if not 1 <= schema_version <= current:
+        raise UnknownEventType(f"{event_type} has no schema version {schema_version} (current is {current})")
+    for version in range(schema_version, current):
+        step = UPCASTERS.get((event_type, version))
+        if step is None:
+            raise EventStoreError(f"no upcaster registered for {event_type} v{version} -> v{version + 1}")
+        data = step(data)
+    return current, data
