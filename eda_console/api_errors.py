@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
@@ -52,12 +52,22 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str | None:
 
 
 def _validation_message(error: dict[str, Any], field: str | None) -> str:
-    if error.get("type") == "extra_forbidden":
+    kind = error.get("type")
+    if field is None and kind == "missing":
+        return "request body is missing: send a JSON object"
+    if kind == "model_attributes_type":
+        return f"{field or 'request body'} must be a JSON object"
+    if kind == "extra_forbidden":
         return f"unknown field {field!r}"
-    if error.get("type") == "missing":
+    if kind == "missing":
         return f"missing field {field!r}"
     where = f"{field}: " if field else ""
     return f"{where}{error.get('msg', 'invalid value')}"
+
+
+def api_unknown_path(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any /api/ URL no router claims: a JSON 404 instead of Django's HTML page."""
+    return JsonResponse(error_body("not_found", f"no API endpoint at {request.path}"), status=404)
 
 
 def api_error_handlers_install(api: NinjaAPI) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Header, Query, Router
+from ninja import Header, Query, Router, Status
 
 from apps.eventstore.store import global_log_read, head_position, stream_read
 from apps.eventstore.types import RecordedEvent
@@ -75,7 +75,7 @@ def _event_out(event: RecordedEvent) -> EventOut:
 @router.post("/orders", response={201: OrderPlacedOut}, tags=["orders"], summary="Place an order")
 def order_place(
     request: HttpRequest, payload: OrderPlaceIn, x_correlation_id: str | None = CORRELATION_HEADER
-) -> tuple[int, OrderPlacedOut]:
+) -> Status[OrderPlacedOut]:
     ctx = _context(request, x_correlation_id)
     order_id = payload.order_id or str(uuid.uuid4())
     command = cmds.PlaceOrder(
@@ -87,12 +87,15 @@ def order_place(
     result = handlers.place_order(command, ctx)
     if result.last_position is None:
         raise AssertionError("placing an order always appends")
-    return 201, OrderPlacedOut(
-        order_id=order_id,
-        stream_id=result.stream_id,
-        version=result.version,
-        position=result.last_position,
-        correlation_id=ctx.correlation_id,
+    return Status(
+        201,
+        OrderPlacedOut(
+            order_id=order_id,
+            stream_id=result.stream_id,
+            version=result.version,
+            position=result.last_position,
+            correlation_id=ctx.correlation_id,
+        ),
     )
 
 
