@@ -82,17 +82,16 @@ def schema_catalogue_check(*, catalogue: SchemaCatalogue) -> list[CompatibilityR
     for event_type, versions in sorted(catalogue.schemas.items()):
         for version in range(1, max(versions)):
             upcast = UPCASTERS.get((event_type, version))
-            problem: str | None = None
+            problems = []
+            try:
+                schema_compatibility_check(
+                    previous=versions[version].schema, candidate=versions[version + 1].schema, upcast=upcast
+                )
+            except SchemaIncompatible as exc:
+                problems.append(str(exc))
             if upcast is None:
-                problem = f"no upcaster registered for v{version} -> v{version + 1}"
-            else:
-                try:
-                    schema_compatibility_check(
-                        previous=versions[version].schema, candidate=versions[version + 1].schema, upcast=upcast
-                    )
-                except SchemaIncompatible as exc:
-                    problem = str(exc)
-            results.append(CompatibilityResult(event_type, version, version + 1, problem))
+                problems.append(f"no upcaster registered for v{version} -> v{version + 1}")
+            results.append(CompatibilityResult(event_type, version, version + 1, "; ".join(problems) or None))
     return results
 
 
