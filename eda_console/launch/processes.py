@@ -126,17 +126,34 @@ class ManagedProcess:
     def group_alive(self) -> bool:
         """True while any process of its group is alive (reaps the leader first)."""
         self.popen.poll()
+        return process_group_alive(self.pgid)
+
+    def group_signal(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pgid, signum)
+
+
+def process_group_alive(pgid: int) -> bool:
+    """True while a process of the group is alive; zombies waiting for a reaper do not count."""
+    proc = Path("/proc")
+    if not proc.is_dir():
         try:
-            os.killpg(self.pgid, 0)
+            os.killpg(pgid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
         return True
-
-    def group_signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pgid, signum)
+    for stat_path in proc.glob("[0-9]*/stat"):
+        try:
+            stat = stat_path.read_text()
+        except OSError:
+            continue
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in {"Z", "X"}:
+            return True
+    return False
 
 
 def _pump(name: str, stream: IO[bytes], printer: OutputPrinter) -> None:

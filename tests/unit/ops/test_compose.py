@@ -1,0 +1,98 @@
+"""docker-compose.yml brings up every service the app needs, wired by the same variables.
+
+Docker does not run on the machines the tests run on, so the file is checked as data.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+COMPOSE_FILE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
+APP_SERVICES = ("web", "worker", "beat", "relay")
+BACKING_SERVICES = ("postgres", "redis", "kafka")
+
+
+@pytest.fixture(scope="module")
+def services() -> dict[str, dict]:
+    return yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment", {})
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def test_every_service_the_app_needs_is_defined(services):
+    assert set(services) >= {*BACKING_SERVICES, *APP_SERVICES, "migrate"}
+    assert services["postgres"]["image"].split(":")[1].startswith("16")
+    assert services["redis"]["image"].split(":")[1].startswith("7")
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+
+
+def test_app_processes_are_built_from_the_dockerfile_and_run_their_own_command(services):
+    commands = {name: " ".join(services[name]["command"]) for name in (*APP_SERVICES, "migrate")}
+
+    for name in (*APP_SERVICES, "migrate"):
+        assert services[name]["build"] == "."
+    assert commands["web"].startswith("daphne ") and "eda_console.asgi:application" in commands["web"]
+    assert commands["worker"].startswith("celery -A eda_console worker")
+    assert commands["beat"].startswith("celery -A eda_console beat")
+    assert commands["relay"] == "python manage.py run_relay"
+    assert commands["migrate"] == "python manage.py migrate --noinput"
+
+
+@pytest.mark.parametrize("name", [*APP_SERVICES, "migrate"])
+def test_app_service_points_its_variables_at_the_compose_services(services, name):
+    env = _environment(services[name])
+
+    database = urlsplit(env["DATABASE_URL"])
+    postgres = _environment(services["postgres"])
+    assert (database.scheme, database.hostname, database.port) == ("postgres", "postgres", 5432)
+    assert (database.username, database.password) == (postgres["POSTGRES_USER"], postgres["POSTGRES_PASSWORD"])
+    assert database.path == "/" + postgres["POSTGRES_DB"]
+    redis = urlsplit(env["REDIS_URL"])
+    assert (redis.scheme, redis.hostname, redis.port) == ("redis", "redis", 6379)
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert "PLAINTEXT://kafka:9092" in _environment(services["kafka"])["KAFKA_ADVERTISED_LISTENERS"]
+    for variable in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"):
+        assert env[variable], variable
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_processes_wait_for_healthy_services_and_finished_migrations(services, name):
+    depends_on = services[name]["depends_on"]
+
+    for backing in BACKING_SERVICES:
+        assert depends_on[backing]["condition"] == "service_healthy"
+    assert depends_on["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_backing_services_and_web_have_real_health_checks(services):
+    checks = {name: " ".join(services[name]["healthcheck"]["test"]) for name in (*BACKING_SERVICES, "web", "worker")}
+
+    assert "pg_isready" in checks["postgres"]
+    assert "redis-cli ping" in checks["redis"]
+    assert "kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in checks["kafka"]
+    assert "http://127.0.0.1:8000/" in checks["web"]
+    assert "inspect ping" in checks["worker"]
+    assert "127.0.0.1" in _environment(services["web"])["ALLOWED_HOSTS"]
+
+
+def test_kafka_is_a_single_kraft_node_without_zookeeper(services):
+    kafka = services["kafka"]
+    env = _environment(kafka)
+
+    assert not any(key.startswith("KAFKA_ZOOKEEPER") for key in env)
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    node_id = env["KAFKA_NODE_ID"]
+    assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{node_id}@kafka:9093"
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] == "CONTROLLER"
+    assert "CONTROLLER://:9093" in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
+    assert len(env["CLUSTER_ID"]) == 22  # a base64url UUID, as kafka-storage.sh formats with
