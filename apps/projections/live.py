@@ -1,0 +1,101 @@
+"""The live appliers: what the consumer host calls with each poll batch from Kafka.
+
+Each batch is one transaction that takes the projection's lock, applies the events not
+yet applied to the live tables and advances the checkpoint, so the read-model change and
+the record of what was applied commit together (invariant 4). The lock is the one a
+rebuild takes to swap its shadow in, so an applier always sees either the old tables with
+the old cursors or the new tables with the new ones.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+from apps.eventstore.types import RecordedEvent
+from apps.messaging.registry import ConsumerSpec, consumer_register
+from apps.projections.models import ProjectionCheckpoint
+from apps.projections.projector import ApplyOutcome, ApplyTarget, Projector, projection_events_apply
+from apps.projections.projectors import PROJECTORS
+
+# First key of the two-integer advisory lock. The two-integer form (objsubid 2 in
+# pg_locks) keeps these locks apart from the event store's position reservations.
+_LOCK_NAMESPACE = 0x50524F4A  # "PROJ"
+
+
+def consumer_group_for(name: str) -> str:
+    """The Kafka consumer group of a projection."""
+    return f"projection.{name}"
+
+
+def projection_lock(*, name: str, using: str = "default") -> None:
+    """Take the projection's lock until the current transaction ends (no-op outside PostgreSQL).
+
+    SQLite needs none: a write transaction there already excludes every other writer.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    key = zlib.crc32(name.encode()) - (1 << 31)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key])
+
+
+def projection_checkpoint_get(*, name: str, using: str = "default") -> ProjectionCheckpoint:
+    """The projection's checkpoint row, created at generation 1 the first time it is asked for."""
+    checkpoint, _ = ProjectionCheckpoint.objects.using(using).get_or_create(projection=name)
+    return checkpoint
+
+
+def projection_batch_handle(*, name: str, events: Sequence[RecordedEvent], using: str = "default") -> ApplyOutcome:
+    """Apply a poll batch to the live read model in one transaction; raises and applies nothing on failure.
+
+    Duplicates and replays (events at or below their stream's cursor) change nothing.
+    """
+    projector = PROJECTORS[name]
+    if not any(event.event_type in projector.event_types for event in events):
+        return ApplyOutcome(0, 0)
+    with transaction.atomic(using=using):
+        projection_lock(name=name, using=using)
+        checkpoint = projection_checkpoint_get(name=name, using=using)
+        outcome = projection_events_apply(
+            projector=projector, events=events, target=live_target(projector, checkpoint.generation), using=using
+        )
+        if outcome.applied:
+            ProjectionCheckpoint.objects.using(using).filter(projection=name).update(
+                position=max(checkpoint.position, outcome.max_position),
+                applied_count=checkpoint.applied_count + outcome.applied,
+                updated_at=timezone.now(),
+            )
+    return outcome
+
+
+def live_target(projector: Projector, generation: int) -> ApplyTarget:
+    """The live tables of a projection, with the cursors of ``generation``."""
+    return ApplyTarget(
+        projection=projector.name, generation=generation, physical={model: model for model in projector.models}
+    )
+
+
+def projection_consumers_register() -> None:
+    """Register one consumer group per projection with the consumer host."""
+    for name, projector in PROJECTORS.items():
+
+        def handle_batch(events: Sequence[RecordedEvent], name: str = name) -> None:
+            projection_batch_handle(name=name, events=events)
+
+        def handle_one(event: RecordedEvent, name: str = name) -> None:
+            projection_batch_handle(name=name, events=[event])
+
+        consumer_register(
+            ConsumerSpec(
+                group_id=consumer_group_for(name),
+                handle_batch=handle_batch,
+                handle_one=handle_one,
+                event_types=projector.event_types,
+                description=projector.description,
+            )
+        )

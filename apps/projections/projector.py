@@ -1,0 +1,146 @@
+"""The projector contract and the batch engine that applies events exactly once in effect.
+
+A projector names the event types it handles and the read models it owns, says which
+rows a batch of events needs (:meth:`Projector.rows_load`) and folds one event into those
+rows (:meth:`Projector.apply`). :func:`projection_events_apply` does the rest: it drops
+events already applied, using the per-stream cursors (the last stream version applied),
+runs the projector over the others in order, and writes rows and cursors in bulk, inside
+the caller's transaction. Per-stream order (invariant 5) is what makes one version per
+stream enough: an event at or below the cursor is a duplicate or a replay.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.db import connections
+from django.db.models import Model
+
+from apps.eventstore.types import RecordedEvent
+from apps.projections.models import ProjectionStreamCursor
+from apps.projections.rowset import RowSet, table_upsert
+
+_SQLITE_CHUNK = 900
+
+
+class ProjectionError(Exception):
+    """An event the projector cannot apply (for example: it refers to a row that was never created)."""
+
+
+class Projector(ABC):
+    """Builds read models from events. Subclasses are stateless: all state lives in the rows."""
+
+    name: ClassVar[str]
+    event_types: ClassVar[frozenset[str]]
+    # The read models this projection owns and writes, and nothing else does.
+    models: ClassVar[tuple[type[Model], ...]]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def rows_load(self, events: Sequence[RecordedEvent], rows: RowSet) -> None:
+        """Load, with as few ``rows.load`` calls as possible, every row ``apply`` will read."""
+
+    @abstractmethod
+    def apply(self, event: RecordedEvent, rows: RowSet) -> None:
+        """Fold one event into the rows (``rows.get`` / ``rows.put``); raise to refuse it."""
+
+    @staticmethod
+    def require(rows: RowSet, model: type[Model], key: Any, event: RecordedEvent) -> dict[str, Any]:
+        """The row for ``key``, or ProjectionError naming the event that needed it."""
+        row = rows.get(model, key)
+        if row is None:
+            raise ProjectionError(
+                f"{event.event_type} at position {event.position} ({event.stream_id}@{event.version})"
+                f" needs {model.__name__} {key!r}, which does not exist"
+            )
+        return row
+
+
+@dataclass(frozen=True)
+class ApplyTarget:
+    """Where a batch goes: the tables holding the read models and the cursor generation."""
+
+    projection: str
+    generation: int
+    physical: Mapping[type[Model], type[Model]]
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    applied: int
+    max_position: int
+
+
+def projection_events_apply(
+    *, projector: Projector, events: Sequence[RecordedEvent], target: ApplyTarget, using: str = "default"
+) -> ApplyOutcome:
+    """Apply the events not yet applied to ``target``, in order; call inside a transaction.
+
+    Events of other types are passed over; an event at or below its stream's cursor is
+    dropped (a duplicate or a replay); the rows and the new cursors are written in bulk.
+    Returns how many events were applied and the highest position among them (0 if none).
+    """
+    handled = [event for event in events if event.event_type in projector.event_types]
+    if not handled:
+        return ApplyOutcome(0, 0)
+    cursors = stream_cursors_read(
+        projection=target.projection,
+        generation=target.generation,
+        stream_ids={event.stream_id for event in handled},
+        using=using,
+    )
+    fresh: list[RecordedEvent] = []
+    advanced: dict[str, RecordedEvent] = {}
+    for event in handled:
+        if event.version > cursors.get(event.stream_id, 0):
+            fresh.append(event)
+            cursors[event.stream_id] = event.version
+            advanced[event.stream_id] = event
+    if not fresh:
+        return ApplyOutcome(0, 0)
+    rows = RowSet(target.physical, using=using)
+    projector.rows_load(fresh, rows)
+    for event in fresh:
+        projector.apply(event, rows)
+    rows.write()
+    table_upsert(
+        model=ProjectionStreamCursor,
+        conflict=["projection", "generation", "stream_id"],
+        rows=[
+            (target.projection, target.generation, stream_id, event.version, event.position)
+            for stream_id, event in advanced.items()
+        ],
+        using=using,
+    )
+    return ApplyOutcome(len(fresh), max(event.position for event in fresh))
+
+
+def stream_cursors_read(
+    *, projection: str, generation: int, stream_ids: Iterable[str], using: str = "default"
+) -> dict[str, int]:
+    """The last applied version of each of ``stream_ids`` (absent: nothing applied yet), in one query."""
+    wanted = list(stream_ids)
+    found: dict[str, int] = {}
+    connection = connections[using]
+    table = connection.ops.quote_name(ProjectionStreamCursor._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT stream_id, version FROM {table}"
+                " WHERE projection = %s AND generation = %s AND stream_id = ANY(%s)",
+                [projection, generation, wanted],
+            )
+            found.update(cursor.fetchall())
+        else:
+            for start in range(0, len(wanted), _SQLITE_CHUNK):
+                chunk = wanted[start : start + _SQLITE_CHUNK]
+                cursor.execute(
+                    f"SELECT stream_id, version FROM {table} WHERE projection = %s AND generation = %s"
+                    f" AND stream_id IN ({', '.join(['%s'] * len(chunk))})",
+                    [projection, generation, *chunk],
+                )
+                found.update(cursor.fetchall())
+    return found

@@ -1,0 +1,180 @@
+"""Rebuild jobs: asking for one, cancelling one, and the bookkeeping the runner does as it goes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.accounts.roles import user_is_operator
+from apps.accounts.services import audit_log_record
+from apps.projections.models import ACTIVE_REBUILD_STATUSES, ProjectionRebuild, RebuildStatus
+from apps.projections.progress import rebuild_progress_push
+from apps.projections.projectors import projector_get
+
+logger = logging.getLogger(__name__)
+
+# A string actor is a process the operator started by hand (the management command, a
+# test): shell access to the deployment already implies the operator role.
+Actor = User | AnonymousUser | str | None
+# A job whose runner has not reported for this long is taken for dead (its worker was
+# killed); it no longer blocks a new rebuild of the same projection.
+REBUILD_ABANDONED_AFTER = dt.timedelta(minutes=5)
+AUDIT_REQUEST = "projection.rebuild"
+AUDIT_CANCEL = "projection.rebuild.cancel"
+AUDIT_FINISHED = "projection.rebuild.finished"
+
+
+class RebuildAlreadyActive(Exception):
+    """The projection already has a rebuild queued, running or swapping."""
+
+    def __init__(self, job: ProjectionRebuild) -> None:
+        super().__init__(f"projection {job.projection!r} already has rebuild {job.id} ({job.status})")
+        self.job = job
+
+
+class RebuildNotCancellable(Exception):
+    """The rebuild is swapping or finished; it can no longer be cancelled."""
+
+
+def actor_label(actor: Actor) -> str:
+    """The name the audit log and ``requested_by`` show for ``actor``."""
+    if isinstance(actor, str):
+        return actor
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return "anonymous"
+    return str(actor.get_username())
+
+
+def _operator_require(*, actor: Actor, action: str, target: str, parameters: dict[str, Any]) -> None:
+    if isinstance(actor, str) or user_is_operator(actor):
+        return
+    audit_log_record(
+        actor=actor,
+        action=action,
+        target=target,
+        parameters=parameters,
+        outcome="refused",
+        detail="operator role required",
+    )
+    raise PermissionDenied(f"{action} needs the operator role; {actor_label(actor)} does not have it")
+
+
+def projection_rebuild_request(*, name: str, actor: Actor, enqueue: bool = True) -> ProjectionRebuild:
+    """Queue a rebuild of projection ``name`` and return its job; operators only, audited.
+
+    Raises UnknownProjection, PermissionDenied (audited as refused) or RebuildAlreadyActive.
+    With ``enqueue`` the Celery task starts once this transaction commits; without it the
+    caller runs :func:`projection_rebuild_run` itself (the management command does).
+    """
+    projector_get(name)
+    _operator_require(actor=actor, action=AUDIT_REQUEST, target=name, parameters={})
+    with transaction.atomic():
+        _abandoned_fail(name)
+        try:
+            with transaction.atomic():
+                job = ProjectionRebuild.objects.create(projection=name, requested_by=actor_label(actor))
+        except IntegrityError:
+            active = ProjectionRebuild.objects.get(projection=name, status__in=ACTIVE_REBUILD_STATUSES)
+            audit_log_record(
+                actor=actor,
+                action=AUDIT_REQUEST,
+                target=name,
+                parameters={"active_job_id": str(active.id)},
+                outcome="refused",
+                detail="a rebuild of this projection is already active",
+            )
+            raise RebuildAlreadyActive(active) from None
+        audit_log_record(
+            actor=actor, action=AUDIT_REQUEST, target=name, parameters={"job_id": str(job.id)}, outcome="ok"
+        )
+        if enqueue:
+            from apps.projections.tasks import projection_rebuild_task
+
+            job_id = str(job.id)
+            transaction.on_commit(lambda: projection_rebuild_task.delay(job_id))
+    rebuild_progress_push(job)
+    return job
+
+
+def projection_rebuild_cancel(*, job_id: uuid.UUID | str, actor: Actor) -> ProjectionRebuild:
+    """Cancel a queued or running rebuild; the live read model stays as it is. Operators only, audited.
+
+    The runner sees the flag between batches and discards its shadow tables. Raises
+    ProjectionRebuild.DoesNotExist, PermissionDenied or RebuildNotCancellable.
+    """
+    job = ProjectionRebuild.objects.get(pk=job_id)
+    parameters = {"job_id": str(job.id)}
+    _operator_require(actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters)
+    now = timezone.now()
+    cancelled = ProjectionRebuild.objects.filter(
+        pk=job.pk, status__in=[RebuildStatus.QUEUED, RebuildStatus.RUNNING]
+    ).update(status=RebuildStatus.CANCELLED, finished_at=now, eta_seconds=None)
+    job.refresh_from_db()
+    if not cancelled:
+        audit_log_record(
+            actor=actor,
+            action=AUDIT_CANCEL,
+            target=job.projection,
+            parameters=parameters,
+            outcome="refused",
+            detail=f"the rebuild is {job.status}",
+        )
+        raise RebuildNotCancellable(f"rebuild {job.id} is {job.status} and can no longer be cancelled")
+    audit_log_record(actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters, outcome="ok")
+    rebuild_progress_push(job)
+    return job
+
+
+def rebuild_progress_record(job: ProjectionRebuild, *, done: int, total: int, started: float, now: float) -> bool:
+    """Store the runner's progress; False when the job is no longer running (it was cancelled)."""
+    elapsed = max(now - started, 1e-6)
+    job.events_done = done
+    job.events_total = max(total, done)
+    job.rate = done / elapsed
+    job.eta_seconds = (job.events_total - done) / job.rate if job.rate > 0 else None
+    job.heartbeat_at = timezone.now()
+    updated = ProjectionRebuild.objects.filter(pk=job.pk, status=RebuildStatus.RUNNING).update(
+        events_done=job.events_done,
+        events_total=job.events_total,
+        applied_count=job.applied_count,
+        rate=job.rate,
+        eta_seconds=job.eta_seconds,
+        heartbeat_at=job.heartbeat_at,
+    )
+    return bool(updated)
+
+
+def rebuild_finish(job: ProjectionRebuild, *, status: str, error: str = "") -> None:
+    """Record how the job ended (unless it already ended, e.g. cancelled), push it and audit it."""
+    ProjectionRebuild.objects.filter(pk=job.pk, status__in=ACTIVE_REBUILD_STATUSES).update(
+        status=status, error=error, finished_at=timezone.now(), eta_seconds=None
+    )
+    job.refresh_from_db()
+    rebuild_progress_push(job)
+    audit_log_record(
+        actor=job.requested_by,
+        action=AUDIT_FINISHED,
+        target=job.projection,
+        parameters={"job_id": str(job.id), "status": job.status, "events_done": job.events_done},
+        outcome="ok" if job.status in {RebuildStatus.DONE, RebuildStatus.CANCELLED} else "failed",
+        detail=job.error,
+    )
+
+
+def _abandoned_fail(name: str) -> None:
+    stale = timezone.now() - REBUILD_ABANDONED_AFTER
+    for job in ProjectionRebuild.objects.select_for_update().filter(
+        projection=name, status__in=[RebuildStatus.RUNNING, RebuildStatus.SWAPPING]
+    ):
+        if (job.heartbeat_at or job.started_at or job.requested_at) < stale:
+            logger.warning("rebuild %s of %s stopped reporting; marking it failed", job.id, name)
+            ProjectionRebuild.objects.filter(pk=job.pk).update(
+                status=RebuildStatus.FAILED, error="abandoned: the runner stopped reporting", finished_at=timezone.now()
+            )

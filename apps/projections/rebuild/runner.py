@@ -1,0 +1,200 @@
+"""Running a rebuild: from the event store into shadow tables, then one swap transaction.
+
+1. Bulk: read the global log in big batches (``global_log_read``, flat memory) and apply
+   each batch to the shadow tables with the projector's own code, cursors under the next
+   generation. The live model keeps serving and the live consumer keeps applying.
+2. Catch up outside the lock until a read comes back short, then copy the live indexes.
+3. Swap, in one transaction: take the projection's lock (the live applier waits), read
+   the last events into the shadow, rename shadow to live, and point the checkpoint at
+   the new generation of cursors and at the last position read. Every event at or below
+   that position is in the new model and its cursors; every later one has a higher
+   stream version than the cursors, so the live consumer applies it: nothing is lost or
+   applied twice.
+
+A cancel is noticed between batches; the shadow is dropped and the live model untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+from apps.eventstore.store import global_log_read, head_position
+from apps.projections.live import projection_checkpoint_get, projection_lock
+from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, RebuildStatus
+from apps.projections.progress import rebuild_progress_push
+from apps.projections.projector import ApplyTarget, Projector, projection_events_apply
+from apps.projections.projectors import projector_get
+from apps.projections.rebuild.jobs import rebuild_finish, rebuild_progress_record
+from apps.projections.tables import (
+    shadow_indexes_create,
+    shadow_model,
+    shadow_swap,
+    shadow_tables_create,
+    shadow_tables_drop,
+)
+
+logger = logging.getLogger(__name__)
+
+REBUILD_BATCH_SIZE = 10_000
+PROGRESS_INTERVAL_SECONDS = 0.5
+# Catch-up outside the lock stops once a read returns fewer events than this.
+CATCH_UP_THRESHOLD = 1_000
+
+ProgressCallback = Callable[[ProjectionRebuild], None]
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def projection_rebuild_run(
+    *, job_id: uuid.UUID | str, on_progress: ProgressCallback | None = None, batch_size: int = REBUILD_BATCH_SIZE
+) -> ProjectionRebuild:
+    """Run a queued rebuild to its end (done, cancelled or failed) and return the job.
+
+    A job that is not queued any more (cancelled before it started, or already run) is
+    returned as it is. Failures are recorded on the job (status failed, error) rather than
+    raised, and leave the live model untouched.
+    """
+    claimed = ProjectionRebuild.objects.filter(pk=job_id, status=RebuildStatus.QUEUED).update(
+        status=RebuildStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    job = ProjectionRebuild.objects.get(pk=job_id)
+    if not claimed:
+        return job
+    projector = projector_get(job.projection)
+    run = _Run(job, projector, on_progress, batch_size)
+    try:
+        run.execute()
+    except _Cancelled:
+        run.discard()
+        rebuild_finish(job, status=RebuildStatus.CANCELLED)
+    except Exception as exc:
+        logger.exception("rebuild %s of %s failed", job.id, job.projection)
+        run.discard()
+        rebuild_finish(job, status=RebuildStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+    else:
+        rebuild_finish(job, status=RebuildStatus.DONE)
+        try:
+            run.old_cursors_delete()
+        except Exception:
+            logger.exception("rebuild %s of %s: old cursors left behind", job.id, job.projection)
+    if on_progress is not None:
+        on_progress(job)
+    return job
+
+
+class _Run:
+    def __init__(
+        self, job: ProjectionRebuild, projector: Projector, on_progress: ProgressCallback | None, batch_size: int
+    ) -> None:
+        self.job = job
+        self.projector = projector
+        self.on_progress = on_progress
+        self.batch_size = batch_size
+        self.name = projector.name
+        self.position = 0
+        self.started = time.monotonic()
+        self.reported = 0.0
+        self.generation = 0
+
+    def execute(self) -> None:
+        live_generation = projection_checkpoint_get(name=self.name).generation
+        self.generation = live_generation + 1
+        ProjectionRebuild.objects.filter(pk=self.job.pk).update(generation=self.generation)
+        self._cursors_delete(generation=self.generation)
+        shadow_tables_create(models=self.projector.models)
+        self.target = ApplyTarget(
+            projection=self.name,
+            generation=self.generation,
+            physical={model: shadow_model(model) for model in self.projector.models},
+        )
+        self.job.events_total = head_position()
+        self._report(force=True)
+        while self._step() >= CATCH_UP_THRESHOLD:
+            self._report()
+        shadow_indexes_create(models=self.projector.models)
+        self._report(force=True)
+        self._swap()
+
+    def _step(self) -> int:
+        """Read one batch after the current position and apply it to the shadow; returns its size."""
+        batch = global_log_read(after=self.position, limit=self.batch_size)
+        if not batch:
+            return 0
+        with transaction.atomic():
+            outcome = projection_events_apply(projector=self.projector, events=batch, target=self.target)
+        self.position = batch[-1].position
+        self.job.applied_count += outcome.applied
+        return len(batch)
+
+    def _report(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.reported < PROGRESS_INTERVAL_SECONDS:
+            return
+        self.reported = now
+        total = max(self.job.events_total, head_position())
+        if not rebuild_progress_record(self.job, done=self.position, total=total, started=self.started, now=now):
+            raise _Cancelled
+        rebuild_progress_push(self.job)
+        if self.on_progress is not None:
+            self.on_progress(self.job)
+
+    def _swap(self) -> None:
+        with transaction.atomic():
+            projection_lock(name=self.name)
+            while self._step():
+                pass
+            swapping = ProjectionRebuild.objects.filter(pk=self.job.pk, status=RebuildStatus.RUNNING).update(
+                status=RebuildStatus.SWAPPING,
+                events_done=self.position,
+                events_total=self.position,
+                applied_count=self.job.applied_count,
+            )
+            if not swapping:
+                raise _Cancelled
+            live_generation = projection_checkpoint_get(name=self.name).generation
+            if live_generation != self.generation - 1:
+                raise RuntimeError(
+                    f"the live generation moved to {live_generation} during the rebuild (expected"
+                    f" {self.generation - 1}); another rebuild swapped in first"
+                )
+            shadow_swap(models=self.projector.models)
+            ProjectionCheckpoint.objects.filter(projection=self.name).update(
+                generation=self.generation,
+                position=self.position,
+                applied_count=self.job.applied_count,
+                settled_position=self.position,
+                updated_at=timezone.now(),
+            )
+        self.job.refresh_from_db()
+        rebuild_progress_push(self.job)
+
+    def discard(self) -> None:
+        """Drop what the run built; the live tables and cursors are not touched."""
+        try:
+            shadow_tables_drop(models=self.projector.models)
+            if self.generation:
+                self._cursors_delete(generation=self.generation)
+        except Exception:
+            logger.exception("could not clean up after rebuild %s of %s", self.job.id, self.name)
+
+    def old_cursors_delete(self) -> None:
+        """After the swap: drop the cursors of the generations that are no longer live."""
+        self._cursors_delete(generation=self.generation, keep=True)
+
+    def _cursors_delete(self, *, generation: int, keep: bool = False) -> None:
+        connection = connections["default"]
+        operator = "<>" if keep else "="
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM projections_stream_cursor WHERE projection = %s AND generation {operator} %s",
+                [self.name, generation],
+            )

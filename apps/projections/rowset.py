@@ -1,0 +1,118 @@
+"""The rows one batch reads and writes: loaded in one query per table, written in one upsert.
+
+A projector never touches the database itself. It asks the :class:`RowSet` to load the
+rows its events will need, changes them in memory event by event, and the row set writes
+the changed rows back with one ``INSERT ... ON CONFLICT DO UPDATE`` per table. The same
+projector code therefore serves the live consumer and a rebuild into shadow tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from django.db import connections
+from django.db.models import Model
+
+Row = dict[str, Any]
+# SQLite refuses statements with more than 999 parameters (Django's limit for it).
+_SQLITE_CHUNK = 900
+
+
+class RowSet:
+    """In-memory rows keyed by (read model, primary key), backed by the tables in ``physical``.
+
+    ``physical`` maps each read model to the model class whose table holds its rows: the
+    model itself for the live tables, a shadow model during a rebuild.
+    """
+
+    def __init__(self, physical: Mapping[type[Model], type[Model]], *, using: str = "default") -> None:
+        self._physical = physical
+        self._using = using
+        self._rows: dict[type[Model], dict[Any, Row | None]] = {model: {} for model in physical}
+        self._dirty: dict[type[Model], set[Any]] = {model: set() for model in physical}
+
+    def load(self, model: type[Model], keys: Iterable[Any]) -> None:
+        """Fetch the rows of ``model`` with these primary keys (one query); unknown keys load as absent."""
+        known = self._rows[model]
+        missing = [key for key in set(keys) if key not in known]
+        if not missing:
+            return
+        for key in missing:
+            known[key] = None
+        table = self._physical[model]
+        columns = [field.attname for field in model._meta.concrete_fields]
+        pk_name = model._meta.pk.attname
+        manager = table._default_manager.using(self._using)
+        chunk = _SQLITE_CHUNK if connections[self._using].vendor == "sqlite" else len(missing)
+        for start in range(0, len(missing), chunk):
+            for values in manager.filter(pk__in=missing[start : start + chunk]).values_list(*columns):
+                row = dict(zip(columns, values, strict=True))
+                known[row[pk_name]] = row
+
+    def get(self, model: type[Model], key: Any) -> Row | None:
+        """The row, as loaded or as changed so far in this batch; None when there is none.
+
+        Raises KeyError for a key that was never loaded: the projector forgot to ask for it.
+        """
+        return self._rows[model][key]
+
+    def put(self, model: type[Model], key: Any, row: Row) -> None:
+        """Set the row (a dict with every column) and mark it for writing."""
+        self._rows[model][key] = row
+        self._dirty[model].add(key)
+
+    def write(self) -> int:
+        """Write every changed row back, one upsert per table; returns the number of rows written."""
+        written = 0
+        for model, keys in self._dirty.items():
+            if not keys:
+                continue
+            rows = [self._rows[model][key] for key in keys]
+            columns = [field.attname for field in model._meta.concrete_fields]
+            table_upsert(
+                model=self._physical[model],
+                conflict=[str(model._meta.pk.column)],
+                rows=[tuple(row[column] for column in columns) for row in rows if row is not None],
+                using=self._using,
+            )
+            written += len(keys)
+            keys.clear()
+        return written
+
+
+def table_upsert(
+    *, model: type[Model], conflict: Sequence[str], rows: Sequence[Sequence[Any]], using: str = "default"
+) -> None:
+    """Insert ``rows`` (values in the model's concrete field order) into its table, replacing on ``conflict``.
+
+    PostgreSQL gets one ``INSERT ... SELECT FROM unnest(...)`` whatever the row count; other
+    vendors a parameterised statement per row. Keys must be unique within ``rows``.
+    """
+    if not rows:
+        return
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    fields = list(model._meta.concrete_fields)
+    names = [str(field.column) for field in fields]
+    updates = [name for name in names if name not in conflict] or names[:1]
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(name) for name in names)}) "
+    tail = f" ON CONFLICT ({', '.join(quote(name) for name in conflict)}) DO UPDATE SET " + ", ".join(
+        f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            casts = ", ".join(f"%s::{_array_type(field, connection)}" for field in fields)
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            cursor.execute(f"{head}SELECT * FROM unnest({casts}){tail}", columns)
+        else:
+            adapt = [field.get_db_prep_save for field in fields]
+            placeholders = ", ".join(["%s"] * len(fields))
+            prepared = [[prep(value, connection) for prep, value in zip(adapt, row, strict=True)] for row in rows]
+            cursor.executemany(f"{head}VALUES ({placeholders}){tail}", prepared)
+
+
+def _array_type(field: Any, connection: Any) -> str:
+    # unnest needs each column typed; varchar(n) length checks still apply on insert.
+    db_type = str(field.db_type(connection))
+    return "text[]" if db_type.startswith("varchar") else f"{db_type}[]"
