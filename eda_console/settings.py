@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.eventstore",
     "apps.orders",
     "apps.accounts",
+    "apps.projections",
 ]
 
 MIDDLEWARE = [
@@ -93,6 +94,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 KAFKA_BOOTSTRAP_SERVERS = _env_list("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+# Websocket pushes (live events, lag, rebuild progress) go through Redis so the worker can reach daphne.
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
