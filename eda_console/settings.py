@@ -1,7 +1,8 @@
 """Settings read from the environment.
 
 With nothing set, the console runs on its embedded defaults: a SQLite file under
-``var/``, and the Redis and Kafka endpoints that ``bin/launch`` starts and exports.
+``var/``, and the Redis and Kafka endpoints that the launcher (``python -m eda_console.launch``)
+starts and exports.
 """
 
 import os
