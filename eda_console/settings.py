@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.eventstore",
     "apps.orders",
     "apps.accounts",
+    "apps.messaging",
     "apps.projections",
 ]
 
@@ -95,6 +96,44 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 KAFKA_BOOTSTRAP_SERVERS = _env_list("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+KAFKA_TOPIC = os.environ.get("KAFKA_TOPIC", "order-events")
+KAFKA_DLQ_TOPIC = os.environ.get("KAFKA_DLQ_TOPIC", f"{KAFKA_TOPIC}.dlq")
+KAFKA_TOPIC_PARTITIONS = int(os.environ.get("KAFKA_TOPIC_PARTITIONS", "10"))
+KAFKA_TOPIC_REPLICATION = int(os.environ.get("KAFKA_TOPIC_REPLICATION", "1"))
+KAFKA_TOPIC_RETENTION_MS = int(os.environ.get("KAFKA_TOPIC_RETENTION_MS", str(7 * 24 * 3600 * 1000)))
+KAFKA_TOPIC_MAX_MESSAGE_BYTES = int(os.environ.get("KAFKA_TOPIC_MAX_MESSAGE_BYTES", str(1024 * 1024)))
+# kafka-python 3.0 defaults session_timeout_ms to 45 s; against Tansu a group join then takes
+# ~20 s. 6 s sessions with 1 s heartbeats join in ~3 s and still ride out a short GC pause.
+KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "6000"))
+KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS = int(os.environ.get("KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS", "1000"))
+KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS = int(os.environ.get("KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS", "10000"))
+KAFKA_CONSUMER_MAX_POLL_RECORDS = int(os.environ.get("KAFKA_CONSUMER_MAX_POLL_RECORDS", "500"))
+# A failing event is tried this many times in all, waiting base * 2**n (capped) between tries.
+CONSUMER_RETRY_ATTEMPTS = int(os.environ.get("CONSUMER_RETRY_ATTEMPTS", "3"))
+CONSUMER_RETRY_BACKOFF_MS = int(os.environ.get("CONSUMER_RETRY_BACKOFF_MS", "50"))
+CONSUMER_RETRY_BACKOFF_MAX_MS = int(os.environ.get("CONSUMER_RETRY_BACKOFF_MAX_MS", "1000"))
+# The worker starts the consumer threads unless this is off (e.g. a tasks-only worker).
+CONSUMER_HOST_ENABLED = _env_bool("CONSUMER_HOST_ENABLED", True)
+RELAY_BATCH_SIZE = int(os.environ.get("RELAY_BATCH_SIZE", "1000"))
+# Polling fallback: PostgreSQL wakes the relay with NOTIFY; SQLite (or a lost notification) waits this long.
+RELAY_POLL_INTERVAL_MS = int(os.environ.get("RELAY_POLL_INTERVAL_MS", "200"))
+HEARTBEAT_TTL_SECONDS = int(os.environ.get("HEARTBEAT_TTL_SECONDS", "30"))
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 24 * 3600
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# acks_late tasks longer than this would be redelivered by Redis; rebuilds can run long.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# Periodic tasks: each app adds its entry here ({"name": {"task": ..., "schedule": seconds}}).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # Websocket pushes (live events, lag, rebuild progress) go through Redis so the worker can reach daphne.
 CHANNEL_LAYERS = {
     "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},

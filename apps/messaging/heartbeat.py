@@ -1,0 +1,101 @@
+"""Liveness of the pipeline's processes, kept in Redis with a time to live.
+
+Each consumer thread of a worker and each relay writes its own key every few hundred
+milliseconds; a key that expired means the process stopped beating. The console reads
+them with :func:`consumer_heartbeat_list` and :func:`relay_heartbeat_get`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, TypedDict, cast
+
+import orjson
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_CONSUMER_PREFIX = "eda:heartbeat:consumer:"
+_RELAY_PREFIX = "eda:heartbeat:relay:"
+_clients: dict[str, redis.Redis] = {}
+
+
+class ConsumerHeartbeat(TypedDict):
+    group_id: str
+    member: str  # host:pid:thread of the worker hosting this consumer thread
+    status: str  # starting, running, stopping, stopped
+    started_at: float  # unix seconds
+    last_poll_at: float
+    batches: int
+    events: int  # records polled (all types)
+    applied: int  # events handed to the handlers
+    dead_lettered: int
+    last_batch_size: int
+    last_batch_ms: float
+    partitions: list[int]
+    errors: int
+    last_error: str
+
+
+class RelayHeartbeat(TypedDict):
+    name: str
+    member: str
+    status: str
+    started_at: float
+    updated_at: float
+    position: int  # last position Kafka acknowledged
+    head_position: int  # last position in the store when it looked
+    published: int  # events published since start
+    last_batch_size: int
+    last_batch_ms: float
+
+
+def _client() -> redis.Redis:
+    url = settings.REDIS_URL
+    client = _clients.get(url)
+    if client is None:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        _clients[url] = client
+    return client
+
+
+def _write(key: str, payload: dict[str, Any]) -> None:
+    try:
+        _client().set(key, orjson.dumps(payload), ex=settings.HEARTBEAT_TTL_SECONDS)
+    except redis.RedisError as exc:
+        # A heartbeat is for watching; losing one must never stop the pipeline.
+        logger.warning("heartbeat %s not written: %s", key, exc)
+
+
+def consumer_heartbeat_record(heartbeat: ConsumerHeartbeat) -> None:
+    """Write (or refresh) the heartbeat of one consumer thread."""
+    _write(f"{_CONSUMER_PREFIX}{heartbeat['group_id']}:{heartbeat['member']}", dict(heartbeat))
+
+
+def relay_heartbeat_record(heartbeat: RelayHeartbeat) -> None:
+    """Write (or refresh) the heartbeat of one relay."""
+    _write(f"{_RELAY_PREFIX}{heartbeat['name']}", dict(heartbeat))
+
+
+def consumer_heartbeat_list(*, group_id: str | None = None) -> list[ConsumerHeartbeat]:
+    """The live consumer threads (optionally of one group), by group then member."""
+    pattern = f"{_CONSUMER_PREFIX}{group_id}:*" if group_id else f"{_CONSUMER_PREFIX}*"
+    client = _client()
+    keys = sorted(client.scan_iter(match=pattern, count=500))
+    values = client.mget(keys) if keys else []
+    beats = [cast(ConsumerHeartbeat, orjson.loads(value)) for value in values if value]
+    return sorted(beats, key=lambda beat: (beat["group_id"], beat["member"]))
+
+
+def relay_heartbeat_get(*, name: str = "default") -> RelayHeartbeat | None:
+    """The relay's last heartbeat, or None when it has not beaten within the TTL."""
+    value = _client().get(f"{_RELAY_PREFIX}{name}")
+    return cast(RelayHeartbeat, orjson.loads(value)) if value else None
+
+
+def heartbeat_age(beat: ConsumerHeartbeat | RelayHeartbeat) -> float:
+    """Seconds since the beat was written."""
+    moment = beat["last_poll_at"] if "last_poll_at" in beat else beat["updated_at"]  # type: ignore[typeddict-item]
+    return max(0.0, time.time() - float(moment))

@@ -1,0 +1,64 @@
+"""The Celery app ``eda_console``: tasks, beat, and the Kafka consumer host inside the worker.
+
+Broker and result backend are ``settings.REDIS_URL``; every ``CELERY_*`` setting applies
+(beat entries live in ``CELERY_BEAT_SCHEDULE``). ``celery -A eda_console worker`` starts
+one consumer thread per registered consumer group (``apps.messaging.registry``) through
+the :class:`ConsumerHostStep` bootstep, unless ``CONSUMER_HOST_ENABLED`` is off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery import Celery, bootsteps
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eda_console.settings")
+
+logger = logging.getLogger(__name__)
+
+app = Celery("eda_console")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class ConsumerHostStep(bootsteps.StartStopStep):
+    """Runs the Kafka consumer loops in worker threads; a warm shutdown finishes the batch in hand."""
+
+    # After the pool: the prefork children are forked before any consumer thread exists.
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.host: Any = None
+
+    def start(self, parent: Any) -> None:
+        from django.conf import settings
+
+        if not settings.CONSUMER_HOST_ENABLED:
+            logger.info("consumer host disabled (CONSUMER_HOST_ENABLED is off)")
+            return
+        from apps.messaging.consumer_host import ConsumerHost
+
+        self.host = ConsumerHost()
+        self.host.start()
+
+    def stop(self, parent: Any) -> None:
+        self._host_stop(timeout=60.0)
+
+    def terminate(self, parent: Any) -> None:
+        # Cold shutdown: still commit what was applied, but do not wait long.
+        self._host_stop(timeout=5.0)
+
+    def _host_stop(self, *, timeout: float) -> None:
+        if self.host is None:
+            return
+        from apps.messaging.producer import shared_producers_close
+
+        self.host.stop(timeout=timeout)
+        self.host = None
+        shared_producers_close()
+
+
+app.steps["worker"].add(ConsumerHostStep)
