@@ -32,7 +32,15 @@ venv: $(RUNTIME_STAMP)
 demo: $(RUNTIME_STAMP)
 	$(PY) -m eda_console.launch
 
-test: $(DEV_STAMP) chromium test-database lint typecheck pytest
+# Every step runs even when an earlier one failed, so one run reports everything; the exit
+# code is non-zero if any step failed.
+test: $(DEV_STAMP) chromium test-database
+	@failed=""; \
+	$(MAKE) --no-print-directory lint || failed="$$failed lint"; \
+	$(MAKE) --no-print-directory typecheck || failed="$$failed typecheck"; \
+	$(MAKE) --no-print-directory pytest || failed="$$failed pytest"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
+	echo "make test: lint, typecheck and pytest passed"
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

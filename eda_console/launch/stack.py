@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
+from eda_console.launch.database import database_ensure
 from eda_console.launch.processes import (
     PROJECT_DIR,
     ManagedProcess,
@@ -178,6 +179,8 @@ def stack_run(environ: Mapping[str, str] | None = None) -> int:
         env = child_env(environ, endpoints, var_dir)
         if stack.stop_requested.is_set():
             return 0
+        if endpoints["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
+            say(database_ensure(endpoints["DATABASE_URL"]))
         say("migrating " + endpoints["DATABASE_URL"])
         if manage("migrate", "--noinput", env=env).returncode != 0:
             say("migrate failed")
