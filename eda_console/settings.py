@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.orders",
     "apps.accounts",
     "apps.messaging",
+    "apps.console",
     "apps.projections",
 ]
 
@@ -62,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "apps.console.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "eda_console.urls"

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from eda_console.api import api
 from eda_console.api_errors import api_unknown_path
@@ -8,4 +8,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     re_path(r"^api/(?P<path>.*)$", api_unknown_path),
+    path("", include("apps.console.urls")),
 ]

@@ -1,0 +1,151 @@
+"""Chart figures: pure functions from selector rows to plotly figures.
+
+Pages embed a figure as a JSON data block (``figure_json``) that ``static/console/charts.js``
+draws with the plotly.js served from ``static/``: ``Figure.to_html`` would emit an inline
+script, which the Content-Security-Policy forbids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections import defaultdict
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from apps.eventstore.types import RecordedEvent
+
+_PALETTE = ["#3b82f6", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#64748b"]
+_STATUS_COLOURS = {
+    "placed": "#3b82f6",
+    "confirmed": "#10b981",
+    "shipped": "#8b5cf6",
+    "cancelled": "#ef4444",
+    "new": "#94a3b8",
+}
+# Same escapes as django.utils.html.json_script: the JSON cannot close its <script> block.
+_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def _text(value: str) -> str:
+    # plotly.js reads a subset of HTML in labels; entities keep stored strings literal.
+    return html.escape(value, quote=True)
+
+
+def _layout(fig: go.Figure, *, height: int = 220, legend: bool = False) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 44, "r": 12, "t": 8, "b": 32},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        font={"family": "system-ui, -apple-system, Segoe UI, sans-serif", "size": 11, "color": "#334155"},
+        showlegend=legend,
+        legend={"orientation": "h", "y": -0.22, "x": 0},
+        xaxis={"gridcolor": "#e2e8f0", "zeroline": False},
+        yaxis={"gridcolor": "#e2e8f0", "zeroline": False, "rangemode": "tozero"},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def build_event_rate_figure(rows: Sequence[tuple[dt.datetime, int]]) -> go.Figure:
+    """Events appended per second; rows are (second, count), oldest first."""
+    fig = go.Figure(
+        go.Scatter(
+            x=[second for second, _ in rows],
+            y=[count for _, count in rows],
+            mode="lines",
+            line={"color": _PALETTE[0], "width": 1.5, "shape": "hv"},
+            fill="tozeroy",
+            fillcolor="rgba(59,130,246,0.12)",
+            name="events/s",
+        )
+    )
+    return _layout(fig)
+
+
+def build_orders_by_status_figure(rows: Sequence[tuple[str, int]]) -> go.Figure:
+    """Orders per status; rows are (status, count)."""
+    fig = go.Figure(
+        go.Bar(
+            x=[_text(status) for status, _ in rows],
+            y=[count for _, count in rows],
+            marker={"color": [_STATUS_COLOURS.get(status, _PALETTE[-1]) for status, _ in rows]},
+            text=[count for _, count in rows],
+            textposition="outside",
+            cliponaxis=False,
+            name="orders",
+        )
+    )
+    fig = _layout(fig)
+    fig.update_layout(hovermode="closest")
+    if not rows:
+        _empty_note(fig, "no orders in the read model yet")
+    return fig
+
+
+def build_lag_figure(rows: Sequence[tuple[dt.datetime, str, int]]) -> go.Figure:
+    """Total lag per consumer group over time; rows are (sampled_at, group_id, lag)."""
+    series: dict[str, list[tuple[dt.datetime, int]]] = defaultdict(list)
+    for sampled_at, group_id, lag in rows:
+        series[group_id].append((sampled_at, lag))
+    fig = go.Figure()
+    for index, (group_id, points) in enumerate(sorted(series.items())):
+        points.sort()
+        fig.add_trace(
+            go.Scatter(
+                x=[at for at, _ in points],
+                y=[lag for _, lag in points],
+                mode="lines",
+                name=_text(group_id),
+                line={"color": _PALETTE[index % len(_PALETTE)], "width": 1.5},
+            )
+        )
+    fig = _layout(fig, height=260, legend=True)
+    if not rows:
+        _empty_note(fig, "no lag samples in the last hour")
+    return fig
+
+
+def build_trace_figure(events: Sequence[RecordedEvent]) -> go.Figure:
+    """A timeline: one lane per stream, one marker per event at its recorded time."""
+    lanes: dict[str, list[RecordedEvent]] = defaultdict(list)
+    for event in events:
+        lanes[event.stream_id].append(event)
+    fig = go.Figure()
+    for index, (stream_id, lane) in enumerate(lanes.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=[event.recorded_at for event in lane],
+                y=[_text(stream_id)] * len(lane),
+                mode="markers+text",
+                text=[_text(event.event_type) for event in lane],
+                textposition="top center",
+                marker={"size": 10, "color": _PALETTE[index % len(_PALETTE)], "line": {"width": 1, "color": "#fff"}},
+                customdata=[[event.position, event.version] for event in lane],
+                hovertemplate="%{text}<br>position %{customdata[0]} · v%{customdata[1]}<br>%{x}<extra></extra>",
+                name=_text(stream_id),
+            )
+        )
+    fig = _layout(fig, height=max(170, 70 * len(lanes) + 70))
+    fig.update_layout(
+        hovermode="closest",
+        margin={"l": 44, "r": 80, "t": 28, "b": 32},
+        yaxis={"type": "category", "automargin": True, "rangemode": "normal"},
+    )
+    fig.update_traces(cliponaxis=False)
+    return fig
+
+
+def _empty_note(fig: go.Figure, text: str) -> None:
+    fig.update_layout(
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[{"text": text, "showarrow": False, "font": {"color": "#94a3b8", "size": 12}}],
+    )
+
+
+def figure_json(fig: go.Figure) -> str:
+    """The figure as JSON that is safe inside a ``<script type="application/json">`` block."""
+    return str(fig.to_json()).translate(_JSON_SCRIPT_ESCAPES)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from apps.console.consumers import LiveStreamConsumer, RebuildProgressConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/", LiveStreamConsumer.as_asgi()),
+    path("ws/rebuilds/", RebuildProgressConsumer.as_asgi()),
+]

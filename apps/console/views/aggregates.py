@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+from django_htmx.middleware import HtmxDetails
+
+from apps.console.permissions import viewer_required
+from apps.console.selectors.events import (
+    PAGE_SIZE,
+    stream_event_page,
+    stream_get,
+    stream_search,
+    stream_type_names,
+)
+from apps.console.selectors.read_models import order_stream_ids_for_customer
+from apps.console.selectors.state import aggregate_state_at
+from apps.console.views.common import int_param, page_context
+
+
+def _htmx(request: HttpRequest) -> bool:
+    details = getattr(request, "htmx", None)
+    return isinstance(details, HtmxDetails) and bool(details)
+
+
+@require_GET
+@viewer_required
+def aggregate_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    stream_type = request.GET.get("type", "").strip()
+    customer_id = request.GET.get("customer", "").strip()
+    stream_ids = None
+    if customer_id:
+        stream_ids = order_stream_ids_for_customer(customer_id=customer_id)
+    context = page_context(
+        request,
+        section="aggregates",
+        q=query,
+        stream_type=stream_type,
+        customer=customer_id,
+        stream_types=stream_type_names(),
+        streams=stream_search(query=query, stream_type=stream_type, stream_ids=stream_ids),
+        searched=bool(query or stream_type or customer_id),
+    )
+    template = "console/aggregates.html#search-results" if _htmx(request) else "console/aggregates.html"
+    return render(request, template, context)
+
+
+@require_GET
+@viewer_required
+def stream_detail(request: HttpRequest, stream_id: str) -> HttpResponse:
+    stream = stream_get(stream_id=stream_id)
+    if stream is None:
+        raise Http404("no such stream")
+    after, before, selected = int_param(request, "after"), int_param(request, "before"), int_param(request, "v")
+    if selected and after is None and before is None:
+        # Open the page that holds the selected version.
+        after = (min(selected, stream.version) - 1) // PAGE_SIZE * PAGE_SIZE
+    page = stream_event_page(stream=stream, after=after, before=before)
+    if selected is None or not 1 <= selected <= stream.version:
+        selected = page.last_version
+    context = page_context(request, section="aggregates", stream=stream, page=page, selected=selected)
+    template = "console/stream.html#event-page" if _htmx(request) else "console/stream.html"
+    return render(request, template, context)
+
+
+@require_GET
+@viewer_required
+def stream_state(request: HttpRequest, stream_id: str) -> HttpResponse:
+    stream = stream_get(stream_id=stream_id)
+    if stream is None:
+        raise Http404("no such stream")
+    version = int_param(request, "v") or stream.version
+    version = min(max(version, 1), stream.version)
+    state = aggregate_state_at(stream_id=stream.stream_id, stream_type=stream.stream_type, version=version)
+    context = {"stream": stream, "state": state, "version": version}
+    return render(request, "console/stream.html#state-panel", context)

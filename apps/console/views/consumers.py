@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.console.charts import build_lag_figure, figure_json
+from apps.console.permissions import operator_required, viewer_required
+from apps.console.selectors import pipeline
+from apps.console.selectors.read_models import projection_lag_list
+from apps.console.views.common import page_context
+from apps.projections.models import ProjectionRebuild
+from apps.projections.projectors import UnknownProjection
+from apps.projections.rebuild import (
+    RebuildAlreadyActive,
+    RebuildNotCancellable,
+    projection_rebuild_cancel,
+    projection_rebuild_request,
+)
+
+LAG_WINDOW_MINUTES = 60
+
+
+def _tables() -> dict[str, Any]:
+    return {
+        "groups": pipeline.consumer_group_list(),
+        "lag_available": pipeline.lag_available(),
+        "projections": projection_lag_list(),
+    }
+
+
+def _lag_figure() -> str | None:
+    series = pipeline.lag_series(minutes=LAG_WINDOW_MINUTES)
+    return figure_json(build_lag_figure(series)) if series is not None else None
+
+
+@require_GET
+@viewer_required
+def consumers(request: HttpRequest) -> HttpResponse:
+    context = page_context(request, section="consumers", lag_figure=_lag_figure(), **_tables())
+    return render(request, "console/consumers.html", context)
+
+
+@require_GET
+@viewer_required
+def consumer_tables(request: HttpRequest) -> HttpResponse:
+    context = page_context(request, section="consumers", **_tables())
+    return render(request, "console/consumers.html#tables", context)
+
+
+@require_GET
+@viewer_required
+def lag_chart(request: HttpRequest) -> HttpResponse:
+    figure = _lag_figure()
+    if figure is None:
+        return HttpResponse(status=204)
+    return HttpResponse(figure, content_type="application/json")
+
+
+def _tables_response(request: HttpRequest, message: str, *, status: int = 200) -> HttpResponse:
+    context = page_context(request, section="consumers", message=message, **_tables())
+    return render(request, "console/consumers.html#tables", context, status=status)
+
+
+@require_POST
+@operator_required
+def projection_rebuild(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        job = projection_rebuild_request(name=name, actor=request.user)
+    except UnknownProjection:
+        raise Http404("no such projection") from None
+    except RebuildAlreadyActive as exc:
+        return _tables_response(request, f"{name} is already being rebuilt (job {exc.job.id}, {exc.job.status}).")
+    return _tables_response(request, f"Rebuild of {name} queued as job {job.id}.")
+
+
+@require_POST
+@operator_required
+def rebuild_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    try:
+        job = projection_rebuild_cancel(job_id=job_id, actor=request.user)
+    except ProjectionRebuild.DoesNotExist:
+        raise Http404("no such rebuild") from None
+    except RebuildNotCancellable as exc:
+        return _tables_response(request, str(exc))
+    return _tables_response(
+        request, f"Rebuild {job.id} of {job.projection} cancelled; the live read model is unchanged."
+    )

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.console.charts import build_event_rate_figure, build_orders_by_status_figure, figure_json
+from apps.console.permissions import viewer_required
+from apps.console.selectors import pipeline
+from apps.console.selectors.events import event_rate_series, store_totals
+from apps.console.selectors.health import health_check_list
+from apps.console.selectors.read_models import orders_by_status
+from apps.console.views.common import page_context
+
+RATE_WINDOW_SECONDS = 300
+
+
+def _tiles() -> dict[str, Any]:
+    recent = [count for _, count in event_rate_series(seconds=11)[:-1]]
+    groups = pipeline.consumer_group_list()
+    health = health_check_list()
+    return {
+        "totals": store_totals(),
+        "rate_now": sum(recent) / len(recent) if recent else 0.0,
+        "dead_letters_waiting": pipeline.dead_letters_waiting(),
+        "groups": groups,
+        "total_lag": sum(group.total_lag or 0 for group in groups),
+        "lag_available": pipeline.lag_available(),
+        "health": health,
+        "health_ok": sum(1 for check in health if check.ok),
+        "health_failing": [check.name for check in health if check.ok is False],
+        "sagas_installed": apps.is_installed("apps.sagas"),
+    }
+
+
+def _figures() -> dict[str, str | None]:
+    statuses = orders_by_status()
+    return {
+        "event_rate": figure_json(build_event_rate_figure(event_rate_series(seconds=RATE_WINDOW_SECONDS))),
+        "orders_by_status": figure_json(build_orders_by_status_figure(statuses)),
+    }
+
+
+@require_GET
+@viewer_required
+def overview(request: HttpRequest) -> HttpResponse:
+    context = page_context(request, section="overview", figures=_figures(), **_tiles())
+    return render(request, "console/overview.html", context)
+
+
+@require_GET
+@viewer_required
+def overview_tiles(request: HttpRequest) -> HttpResponse:
+    context = page_context(request, section="overview", **_tiles())
+    return render(request, "console/overview.html#tiles", context)
+
+
+@require_GET
+@viewer_required
+def overview_status(request: HttpRequest) -> HttpResponse:
+    context = page_context(request, section="overview", **_tiles())
+    return render(request, "console/overview.html#status", context)
+
+
+@require_GET
+@viewer_required
+def overview_chart(request: HttpRequest, name: str) -> HttpResponse:
+    figure = _figures().get(name)
+    if figure is None:
+        raise Http404("no such chart")
+    return HttpResponse(figure, content_type="application/json")

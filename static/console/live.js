@@ -1,0 +1,177 @@
+// The live event stream. Rows arrive over a websocket already rendered and escaped by the
+// server; they are queued and written to the table at most once per FLUSH_MS inside an
+// animation frame, and the table keeps the newest ROWS_MAX rows, so a burst of 1,000
+// events/s costs a few small DOM writes per second instead of one per event.
+(function () {
+  "use strict";
+
+  var FLUSH_MS = 100;
+  var RATE_WINDOW_S = 5;
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var tbody = document.getElementById("live-rows");
+    if (!tbody) return;
+    var table = tbody.closest("table");
+    var ROWS_MAX = parseInt(table.dataset.rowsMax || "500", 10);
+    var form = document.getElementById("live-filters");
+    var pauseButton = document.getElementById("live-pause");
+    var clearButton = document.getElementById("live-clear");
+    var pausedNote = document.getElementById("live-paused-note");
+    var rateOut = document.getElementById("live-rate");
+    var totalOut = document.getElementById("live-total");
+    var connOut = document.getElementById("live-conn");
+
+    var queue = [];          // rendered rows waiting for the next flush, oldest first
+    var held = 0;            // rows that arrived while paused (kept in queue, capped)
+    var paused = false;
+    var total = 0;
+    var buckets = {};        // second -> events received (before filtering)
+    var lastFlush = 0;
+    var frameRequested = false;
+    var socket = null;
+    var retryMs = 500;
+
+    function filters() {
+      var data = new FormData(form);
+      return {
+        type: "filter",
+        event_type: (data.get("event_type") || "").trim(),
+        stream: (data.get("stream") || "").trim(),
+        correlation_id: (data.get("correlation_id") || "").trim(),
+      };
+    }
+
+    function rowMatches(row, f) {
+      if (f.event_type && row.dataset.type !== f.event_type) return false;
+      if (f.stream && row.dataset.stream.indexOf(f.stream) !== 0) return false;
+      if (f.correlation_id && row.dataset.correlation !== f.correlation_id) return false;
+      return true;
+    }
+
+    function applyFiltersToShownRows() {
+      var f = filters();
+      for (var i = 0; i < tbody.rows.length; i++) {
+        tbody.rows[i].hidden = !rowMatches(tbody.rows[i], f);
+      }
+    }
+
+    function trim() {
+      var rows = tbody.rows;
+      if (rows.length <= ROWS_MAX) return;
+      var range = document.createRange();
+      range.setStartBefore(rows[ROWS_MAX]);
+      range.setEndAfter(rows[rows.length - 1]);
+      range.deleteContents();
+    }
+
+    function flush() {
+      frameRequested = false;
+      if (paused || queue.length === 0) return;
+      var now = performance.now();
+      if (now - lastFlush < FLUSH_MS) {
+        setTimeout(scheduleFlush, FLUSH_MS - (now - lastFlush));
+        return;
+      }
+      lastFlush = now;
+      var batch = queue.length > ROWS_MAX ? queue.slice(queue.length - ROWS_MAX) : queue;
+      queue = [];
+      // Newest first: the batch is oldest first, so it is written reversed on top.
+      tbody.insertAdjacentHTML("afterbegin", batch.reverse().join(""));
+      trim();
+    }
+
+    function scheduleFlush() {
+      if (frameRequested) return;
+      frameRequested = true;
+      requestAnimationFrame(flush);
+    }
+
+    function countRate(n) {
+      var second = Math.floor(Date.now() / 1000);
+      buckets[second] = (buckets[second] || 0) + n;
+      total += n;
+    }
+
+    setInterval(function () {
+      var now = Math.floor(Date.now() / 1000);
+      var sum = 0;
+      for (var key in buckets) {
+        var second = parseInt(key, 10);
+        if (second < now - RATE_WINDOW_S) delete buckets[key];
+        else if (second < now) sum += buckets[key];
+      }
+      rateOut.textContent = Math.round(sum / RATE_WINDOW_S).toLocaleString();
+      totalOut.textContent = total.toLocaleString();
+    }, 1000);
+
+    function onMessage(event) {
+      var message;
+      try { message = JSON.parse(event.data); } catch (e) { return; }
+      if (message.type !== "events") return;
+      countRate(message.count || 0);
+      if (!message.rows.length) return;
+      for (var i = 0; i < message.rows.length; i++) queue.push(message.rows[i]);
+      if (queue.length > ROWS_MAX) queue.splice(0, queue.length - ROWS_MAX);
+      if (paused) {
+        held = queue.length;
+        pausedNote.textContent = held + " new row" + (held === 1 ? "" : "s") + " held while paused";
+        return;
+      }
+      scheduleFlush();
+    }
+
+    function setConn(state, text) {
+      connOut.dataset.state = state;
+      connOut.textContent = text;
+    }
+
+    function connect() {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      socket = new WebSocket(scheme + location.host + "/ws/live/");
+      socket.onopen = function () {
+        retryMs = 500;
+        setConn("open", "live");
+        socket.send(JSON.stringify(filters()));
+      };
+      socket.onmessage = onMessage;
+      socket.onclose = function () {
+        setConn("closed", "reconnecting…");
+        setTimeout(connect, retryMs);
+        retryMs = Math.min(retryMs * 2, 10000);
+      };
+    }
+
+    var filterTimer = null;
+    function filtersChanged() {
+      clearTimeout(filterTimer);
+      filterTimer = setTimeout(function () {
+        applyFiltersToShownRows();
+        if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(filters()));
+      }, 250);
+    }
+    form.addEventListener("input", filtersChanged);
+    form.addEventListener("change", filtersChanged);
+    form.addEventListener("submit", function (event) { event.preventDefault(); filtersChanged(); });
+
+    pauseButton.addEventListener("click", function () {
+      paused = !paused;
+      pauseButton.textContent = paused ? "Resume" : "Pause";
+      pauseButton.setAttribute("aria-pressed", paused ? "true" : "false");
+      document.body.classList.toggle("live-paused", paused);
+      if (paused) {
+        pausedNote.hidden = false;
+        pausedNote.textContent = "paused";
+      } else {
+        pausedNote.hidden = true;
+        held = 0;
+        scheduleFlush();
+      }
+    });
+    clearButton.addEventListener("click", function () {
+      tbody.textContent = "";
+      queue = [];
+    });
+
+    connect();
+  });
+})();
