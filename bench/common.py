@@ -1,0 +1,144 @@
+"""What every benchmark shares: the figure line, throw-away databases, timing loops, progress.
+
+Each benchmark works in databases of its own whose names contain ``bench``; they are
+dropped and created afresh at the start of a run, so no run sees another's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eda_bench")
+
+stderr = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure beside its reference, printed as one comparable line."""
+
+    name: str
+    value: float
+    unit: str
+    reference_name: str
+    reference_value: float
+    goal: str
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.reference_value if self.reference_value else float("inf")
+
+    def line(self) -> str:
+        return (
+            f"bench: {self.name}: {self.value:.0f} {self.unit} | reference {self.reference_name}:"
+            f" {self.reference_value:.0f} | ratio {self.ratio:.2f} | goal {self.goal}"
+        )
+
+
+def figure_print(figure: Figure) -> None:
+    print(figure.line(), flush=True)
+
+
+def database_url(name: str) -> str:
+    """The bench server's URL with the database name replaced."""
+    parts = urlsplit(BENCH_DATABASE_URL)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def database_name(url: str = BENCH_DATABASE_URL) -> str:
+    return urlsplit(url).path.lstrip("/")
+
+
+def connect_kwargs(name: str) -> dict[str, object]:
+    """psycopg connection arguments for database ``name`` on the bench server."""
+    parts = urlsplit(BENCH_DATABASE_URL)
+    return {
+        "host": parts.hostname or "127.0.0.1",
+        "port": parts.port or 5432,
+        "user": parts.username or "postgres",
+        "password": parts.password or "",
+        "dbname": name,
+    }
+
+
+def database_recreate(name: str) -> None:
+    """Drop and create database ``name``; refuses any name without ``bench`` in it."""
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop database {name!r}: bench databases must have 'bench' in their name")
+    with psycopg.connect(**connect_kwargs("postgres"), autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def django_setup() -> None:
+    """Point Django at the bench database (never the user's DATABASE_URL) and set it up."""
+    os.environ["DATABASE_URL"] = BENCH_DATABASE_URL
+    os.environ.setdefault("EDA_VAR_DIR", "/tmp/eda_bench")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "eda_console.settings"
+    import django
+
+    django.setup()
+
+
+def progress() -> Progress:
+    """A progress display on stderr; stdout carries only the figure lines."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+
+
+@contextmanager
+def phase(description: str, total: float) -> Iterator[Callable[[float], None]]:
+    """Show a bar for one phase; yields ``advance(amount)``."""
+    with progress() as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda amount: bar.advance(task, amount)
+
+
+def run_for(
+    seconds: float, step: Callable[[], int], advance: Callable[[float], None] | None = None
+) -> tuple[int, float]:
+    """Call ``step`` (which returns how many operations it did) until ``seconds`` have passed.
+
+    Returns the operations done and the exact time they took.
+    """
+    done = 0
+    start = time.perf_counter()
+    elapsed = 0.0
+    while elapsed < seconds:
+        done += step()
+        now = time.perf_counter() - start
+        if advance is not None:
+            advance(now - elapsed)
+        elapsed = now
+    return done, elapsed
+
+
+def machine_note() -> None:
+    load1, load5, _ = os.getloadavg()
+    stderr.print(
+        f"bench: {os.cpu_count()} cpus, load average {load1:.2f} (1 min) {load5:.2f} (5 min);"
+        " other work on this machine makes the figures noisy",
+        highlight=False,
+    )
+
+
+def fail(message: str) -> None:
+    stderr.print(f"bench: {message}", style="red")
+    sys.exit(1)
