@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import Group, User
 from django.db import connection
-from django.http import HttpResponse
 from django.test import Client
 
 from apps.accounts.services import api_token_create
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 
 def user_with_role(username: str, group: str | None) -> User:
@@ -25,7 +27,7 @@ def bearer_client(user: User) -> Client:
     return Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user, name='tests')}")
 
 
-def post_json(client: Client, path: str, body: Any = None, **extra: Any) -> HttpResponse:
+def post_json(client: Client, path: str, body: Any = None, **extra: Any) -> Response:
     data = body if isinstance(body, str | bytes) else json.dumps(body if body is not None else {})
     return client.post(path, data, content_type="application/json", **extra)
 
@@ -36,7 +38,7 @@ def stored_event_count() -> int:
         return int(cursor.fetchone()[0])
 
 
-def assert_error(response: HttpResponse, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+def assert_error(response: Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     error = response.json()["error"]

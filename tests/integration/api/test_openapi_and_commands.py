@@ -1,0 +1,99 @@
+"""The OpenAPI schema describes the API; the management commands hand out access."""
+
+from __future__ import annotations
+
+import hashlib
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+from django.test import Client
+from pytest_django.fixtures import Settings
+
+from apps.accounts.models import ApiToken
+from apps.accounts.roles import user_is_operator, user_is_viewer
+from tests.integration.api.api_calls import ORDER, post_json, user_with_role
+
+ORDER_PATHS = {
+    "/api/orders": {"post"},
+    "/api/orders/{order_id}": {"get"},
+    "/api/orders/{order_id}/cancel": {"post"},
+    "/api/orders/{order_id}/confirm": {"post"},
+    "/api/orders/{order_id}/ship": {"post"},
+    "/api/stock": {"post"},
+    "/api/stock/{sku}": {"get"},
+    "/api/streams/{stream_id}/events": {"get"},
+    "/api/events": {"get"},
+}
+
+
+def test_openapi_schema_is_served_and_lists_every_order_endpoint(db: None) -> None:
+    response = Client().get("/api/openapi.json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["info"]["title"] == "EDA Console API"
+    for path, methods in ORDER_PATHS.items():
+        assert path in schema["paths"], path
+        assert methods <= set(schema["paths"][path]), path
+    assert {"type": "http", "scheme": "bearer"} in schema["components"]["securitySchemes"].values()
+
+
+def test_openapi_documents_money_as_integer_cents(db: None) -> None:
+    schemas = Client().get("/api/openapi.json").json()["components"]["schemas"]
+    price = schemas["OrderLineIn"]["properties"]["unit_price_cents"]
+    assert price["type"] == "integer"
+    assert "cents" in price["description"]
+    assert schemas["OrderPlaceIn"]["additionalProperties"] is False
+
+
+def test_create_api_token_prints_a_working_token(db: None) -> None:
+    user_with_role("olga", "operator")
+    out = StringIO()
+    call_command("create_api_token", "olga", "--name", "laptop", stdout=out)
+    token = out.getvalue().strip()
+    stored = ApiToken.objects.get()
+    assert (stored.name, stored.token_hash) == ("laptop", hashlib.sha256(token.encode()).hexdigest())
+    response = post_json(Client(HTTP_AUTHORIZATION=f"Bearer {token}"), "/api/orders", ORDER)
+    assert response.status_code == 201
+
+
+def test_create_api_token_refuses_an_unknown_user(db: None) -> None:
+    with pytest.raises(CommandError, match="no user named 'ghost'"):
+        call_command("create_api_token", "ghost", stdout=StringIO())
+
+
+def test_ensure_demo_operator_is_idempotent_and_reuses_the_password(
+    db: None, settings: Settings, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    first, second = StringIO(), StringIO()
+    call_command("ensure_demo_operator", stdout=first)
+    call_command("ensure_demo_operator", stdout=second)
+    assert first.getvalue() == second.getvalue()
+
+    credentials_file = tmp_path / "demo-credentials.txt"
+    assert credentials_file.stat().st_mode & 0o077 == 0
+    passwords = dict(line.split(":", 1) for line in credentials_file.read_text().splitlines())
+    assert set(passwords) == {"demo", "viewer-demo"}
+    assert passwords["demo"] in first.getvalue()
+
+    demo, viewer = User.objects.get(username="demo"), User.objects.get(username="viewer-demo")
+    assert demo.check_password(passwords["demo"]) and user_is_operator(demo)
+    assert viewer.check_password(passwords["viewer-demo"]) and user_is_viewer(viewer)
+    assert not user_is_operator(viewer)
+    assert User.objects.filter(username__in=["demo", "viewer-demo"]).count() == 2
+
+
+def test_ensure_demo_operator_reapplies_the_kept_password_after_a_database_reset(
+    db: None, settings: Settings, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    call_command("ensure_demo_operator", stdout=StringIO())
+    password = dict(line.split(":", 1) for line in (tmp_path / "demo-credentials.txt").read_text().splitlines())["demo"]
+    User.objects.filter(username="demo").delete()
+    call_command("ensure_demo_operator", stdout=StringIO())
+    client = Client()
+    assert client.login(username="demo", password=password)
+    assert client.get("/api/me").json() == {"username": "demo", "viewer": True, "operator": True}

@@ -1,0 +1,84 @@
+"""Errors of any NinjaAPI set up with the shared handlers come back in one shape."""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+from ninja.testing import TestClient
+
+from apps.eventstore.errors import WrongExpectedVersion
+from apps.orders.domain.errors import InvalidCommand, RuleViolation
+from apps.orders.schemas import CommandIn
+from eda_console.api_errors import ApiError, api_error_handlers_install
+
+
+class Line(CommandIn):
+    quantity: int
+
+
+class Body(CommandIn):
+    name: str
+    lines: list[Line]
+
+
+class Out(Schema):
+    ok: bool
+
+
+api = NinjaAPI(urls_namespace="error-shape-test")
+api_error_handlers_install(api)
+
+
+@api.post("/echo", response=Out)
+def echo(request: HttpRequest, payload: Body) -> Out:
+    return Out(ok=True)
+
+
+@api.get("/raise/{kind}")
+def raise_(request: HttpRequest, kind: str) -> None:
+    raise {
+        "invalid": InvalidCommand("quantity must be > 0"),
+        "rule": RuleViolation("a cancelled order cannot be confirmed"),
+        "conflict": WrongExpectedVersion(stream_id="order-1", expected=3, actual=4),
+        "too-big": RequestDataTooBig("too big"),
+        "api": ApiError(404, "not_found", "no such thing", field="id"),
+        "bug": ZeroDivisionError("oops"),
+    }[kind]
+
+
+client = TestClient(api)
+
+
+def test_validation_error_names_the_nested_field_and_lists_every_problem() -> None:
+    response = client.post("/echo", json={"name": "x", "lines": [{"quantity": "1"}], "extra": 1})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("validation_error", "lines[0].quantity")
+    assert {d["field"] for d in error["details"]} == {"lines[0].quantity", "extra"}
+    assert "unknown field 'extra'" in {d["message"] for d in error["details"]}
+
+
+def test_malformed_json_is_400_malformed_json() -> None:
+    response = client.post("/echo", body=b"{nope")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_json"
+
+
+def test_domain_and_store_errors_map_to_status_codes() -> None:
+    expected = {
+        "invalid": (422, "invalid_command"),
+        "rule": (409, "rule_violation"),
+        "conflict": (409, "concurrency_conflict"),
+        "too-big": (413, "body_too_large"),
+        "api": (404, "not_found"),
+        "bug": (500, "internal_error"),
+    }
+    for kind, (status, code) in expected.items():
+        response = client.get(f"/raise/{kind}")
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), kind
+        assert set(response.json()["error"]) >= {"code", "message", "field"}
+
+
+def test_unexpected_errors_do_not_leak_their_message() -> None:
+    assert "oops" not in client.get("/raise/bug").content.decode()
