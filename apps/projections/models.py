@@ -175,8 +175,8 @@ ACTIVE_REBUILD_STATUSES = (RebuildStatus.QUEUED, RebuildStatus.RUNNING, RebuildS
 class ProjectionRebuild(models.Model):
     """One rebuild job: a read model rebuilt from the event store into a shadow, then swapped in.
 
-    ``events_done``/``events_total`` count global positions read (``total`` grows while
-    the rebuild catches up with new appends); ``rate`` is events per second.
+    ``events_done`` counts the stored events read so far, ``events_total`` those to read
+    (it grows while appends go on during the rebuild); ``rate`` is events read per second.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -3,7 +3,8 @@
 1. Bulk: read the global log in big batches (``global_log_read``, flat memory) and apply
    each batch to the shadow tables with the projector's own code, cursors under the next
    generation. The live model keeps serving and the live consumer keeps applying.
-2. Catch up outside the lock until a read comes back short, then copy the live indexes.
+2. Copy the live table's indexes onto the shadow, then catch up with what was appended
+   meanwhile, still outside the lock, until reads come back short.
 3. Swap, in one transaction: take the projection's lock (the live applier waits), read
    the last events into the shadow, rename shadow to live, and point the checkpoint at
    the new generation of cursors and at the last position read. Every event at or below
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from django.db import connections, transaction
 from django.utils import timezone
 
+from apps.eventstore.models import StoredEvent
 from apps.eventstore.store import global_log_read, head_position
 from apps.projections.live import projection_checkpoint_get, projection_lock
 from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, RebuildStatus
@@ -44,8 +46,8 @@ logger = logging.getLogger(__name__)
 
 REBUILD_BATCH_SIZE = 10_000
 PROGRESS_INTERVAL_SECONDS = 0.5
-# Catch-up outside the lock stops once a read returns fewer events than this.
-CATCH_UP_THRESHOLD = 1_000
+# Catch-up outside the lock stops once a read returns no more events than this.
+CATCH_UP_THRESHOLD = 200
 
 ProgressCallback = Callable[[ProjectionRebuild], None]
 
@@ -101,6 +103,7 @@ class _Run:
         self.batch_size = batch_size
         self.name = projector.name
         self.position = 0
+        self.read = 0
         self.started = time.monotonic()
         self.reported = 0.0
         self.generation = 0
@@ -116,11 +119,15 @@ class _Run:
             generation=self.generation,
             physical={model: shadow_model(model) for model in self.projector.models},
         )
-        self.job.events_total = head_position()
+        self.job.events_total = StoredEvent.objects.count()
         self._report(force=True)
-        while self._step() >= CATCH_UP_THRESHOLD:
+        while self._step() == self.batch_size:
             self._report()
         shadow_indexes_create(models=self.projector.models)
+        # New appends went on during the bulk load and the index builds: take them in
+        # outside the lock, so the swap transaction has only a few left to read.
+        while self._step() > CATCH_UP_THRESHOLD:
+            self._report()
         self._report(force=True)
         self._swap()
 
@@ -132,20 +139,22 @@ class _Run:
         with transaction.atomic():
             outcome = projection_events_apply(projector=self.projector, events=batch, target=self.target)
         self.position = batch[-1].position
+        self.read += len(batch)
         self.job.applied_count += outcome.applied
         return len(batch)
 
     def _report(self, *, force: bool = False) -> None:
+        """Record progress after every batch (where a cancel is noticed); push it at most twice a second."""
         now = time.monotonic()
-        if not force and now - self.reported < PROGRESS_INTERVAL_SECONDS:
-            return
-        self.reported = now
-        total = max(self.job.events_total, head_position())
-        if not rebuild_progress_record(self.job, done=self.position, total=total, started=self.started, now=now):
+        # Positions are gapless but for rolled-back appends, so what is left is about head - position.
+        total = max(self.job.events_total, self.read + head_position() - self.position)
+        if not rebuild_progress_record(self.job, done=self.read, total=total, started=self.started, now=now):
             raise _Cancelled
-        rebuild_progress_push(self.job)
         if self.on_progress is not None:
             self.on_progress(self.job)
+        if force or now - self.reported >= PROGRESS_INTERVAL_SECONDS:
+            self.reported = now
+            rebuild_progress_push(self.job)
 
     def _swap(self) -> None:
         with transaction.atomic():
@@ -154,8 +163,8 @@ class _Run:
                 pass
             swapping = ProjectionRebuild.objects.filter(pk=self.job.pk, status=RebuildStatus.RUNNING).update(
                 status=RebuildStatus.SWAPPING,
-                events_done=self.position,
-                events_total=self.position,
+                events_done=self.read,
+                events_total=self.read,
                 applied_count=self.job.applied_count,
             )
             if not swapping:
