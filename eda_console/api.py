@@ -43,3 +43,4 @@ def me(request: HttpRequest) -> MeOut:
 
 # Routers: one line per app. The orders router owns /orders, /stock, /streams and /events.
 api.add_router("/", orders_router)
+api.add_router("/", "apps.projections.api.router")  # /projections, /projections/rebuilds
