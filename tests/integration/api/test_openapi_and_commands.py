@@ -14,6 +14,7 @@ from pytest_django.fixtures import Settings
 
 from apps.accounts.models import ApiToken
 from apps.accounts.roles import user_is_operator, user_is_viewer
+from apps.accounts.services import api_token_create, audit_log_record
 from tests.integration.api.api_calls import ORDER, post_json, user_with_role
 
 ORDER_PATHS = {
@@ -97,3 +98,17 @@ def test_ensure_demo_operator_reapplies_the_kept_password_after_a_database_reset
     client = Client()
     assert client.login(username="demo", password=password)
     assert client.get("/api/me").json() == {"username": "demo", "viewer": True, "operator": True}
+
+
+def test_admin_shows_audit_entries_read_only_and_never_a_token(db: None) -> None:
+    root = User.objects.create_superuser("root", password="pw")
+    token = api_token_create(user=root, name="laptop")
+    entry = audit_log_record(actor=root, action="dead_letter.replay", target="dl-1", parameters={}, outcome="ok")
+    client = Client()
+    client.force_login(root)
+    tokens_page = client.get("/admin/accounts/apitoken/").content.decode()
+    assert "laptop" in tokens_page and token not in tokens_page
+    assert ApiToken.objects.get().token_hash not in tokens_page
+    assert client.get("/admin/accounts/auditlog/").status_code == 200
+    assert client.get("/admin/accounts/auditlog/add/").status_code == 403
+    assert client.post(f"/admin/accounts/auditlog/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
