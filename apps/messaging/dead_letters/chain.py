@@ -1,0 +1,199 @@
+"""The sequenced chain of one (group, stream): the head that failed and the events parked behind it.
+
+Every change to a chain happens in a transaction holding that chain's lock, so the
+worker parking a new event and an operator releasing the chain never interleave: a new
+event either joins the chain before the release reaches its end, or finds the stream
+free and is applied in order at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connections, router, transaction
+from django.utils import timezone
+
+from apps.eventstore.store import global_log_read
+from apps.eventstore.types import RecordedEvent
+from apps.messaging.dead_letters.failure_rules import failure_rule_check
+from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
+from apps.messaging.registry import consumer_spec
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system"
+PARKED = DeadLetterStatus.PARKED
+_parked_cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def chain_lock(*, group_id: str, stream_id: str) -> None:
+    """Hold the (group, stream) chain lock until the caller's transaction ends."""
+    alias = router.db_for_write(DeadLetter)
+    connection = connections[alias]
+    if not connection.in_atomic_block:
+        raise RuntimeError("chain_lock must be taken inside transaction.atomic()")
+    if connection.vendor != "postgresql":
+        return  # SQLite runs one writer at a time (IMMEDIATE transactions).
+    digest = hashlib.blake2b(f"dead-letter:{group_id}:{stream_id}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
+def parked_streams_forget(group_id: str) -> None:
+    """Drop the cached parked streams of ``group_id`` (after any change to its chains)."""
+    _parked_cache.pop(group_id, None)
+
+
+def parked_streams(group_id: str) -> frozenset[str]:
+    now = time.monotonic()
+    cached = _parked_cache.get(group_id)
+    if cached is not None and now - cached[0] < float(getattr(settings, "DEAD_LETTER_CACHE_SECONDS", 1.0)):
+        return cached[1]
+    streams = frozenset(
+        DeadLetter.objects.filter(group_id=group_id, status=PARKED)
+        .exclude(stream_id="")
+        .values_list("stream_id", flat=True)
+        .distinct()
+    )
+    _parked_cache[group_id] = (now, streams)
+    return streams
+
+
+def chain_head_id(*, group_id: str, stream_id: str) -> int | None:
+    """The head the stream's parked events wait behind; None when nothing of it is parked.
+
+    While a release is under way the head is already resolved and its followers still
+    parked; a newcomer then waits behind that same head and the release picks it up.
+    """
+    first = (
+        DeadLetter.objects.filter(group_id=group_id, stream_id=stream_id, status=PARKED, position__isnull=False)
+        .order_by("position")
+        .values_list("pk", "blocked_by_id")
+        .first()
+    )
+    if first is None:
+        return None
+    return first[1] or first[0]
+
+
+def event_at(position: int) -> RecordedEvent:
+    """The stored event at ``position``, read from the event store (the source of truth)."""
+    events = global_log_read(after=position - 1, limit=1)
+    if not events or events[0].position != position:
+        raise LookupError(f"no stored event at position {position}")
+    return events[0]
+
+
+def event_apply(*, group_id: str, event: RecordedEvent) -> Exception | None:
+    """Apply one event for ``group_id`` (failure rules first); the exception, or None on success."""
+    spec = consumer_spec(group_id)
+    if spec.event_types is not None and event.event_type not in spec.event_types:
+        return None
+    try:
+        with transaction.atomic():
+            failure_rule_check(group_id=group_id, event=event)
+            spec.handle_one(event)
+    except Exception as exc:
+        return exc
+    return None
+
+
+def error_class_name(error: BaseException) -> str:
+    cls = type(error)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def failure_note(dead_letter: DeadLetter, error: BaseException, *, attempts: int = 1) -> None:
+    """Write ``error`` onto ``dead_letter`` (not saved): class, message, traceback, attempts, times."""
+    now = timezone.now()
+    dead_letter.error_class = error_class_name(error)
+    dead_letter.error_message = str(error)
+    dead_letter.traceback = "".join(traceback.format_exception(error))
+    dead_letter.attempts += attempts
+    dead_letter.first_failed_at = dead_letter.first_failed_at or now
+    dead_letter.last_failed_at = now
+
+
+def resolve(dead_letter: DeadLetter, *, status: str, resolved_by: str, reason: str = "") -> None:
+    dead_letter.status = status
+    dead_letter.resolved_at = timezone.now()
+    dead_letter.resolved_by = resolved_by
+    if reason:
+        dead_letter.skip_reason = reason
+    dead_letter.save()
+
+
+@dataclass(frozen=True)
+class Release:
+    """What releasing a chain did: the dead letters replayed in order, and the one that failed."""
+
+    released: tuple[int, ...]
+    new_head: int | None
+
+
+def parked_apply(dead_letter: DeadLetter, *, resolved_by: str) -> Exception | None:
+    """Inside the chain lock: apply a parked follower; on failure it becomes the new head."""
+    error = event_apply(group_id=dead_letter.group_id, event=event_at(dead_letter.position or 0))
+    if error is None:
+        resolve(dead_letter, status=DeadLetterStatus.REPLAYED, resolved_by=resolved_by)
+        return None
+    old_head = dead_letter.blocked_by_id
+    failure_note(dead_letter, error)
+    dead_letter.blocked_by = None
+    dead_letter.save()
+    if old_head is not None:
+        DeadLetter.objects.filter(blocked_by_id=old_head, status=PARKED).exclude(pk=dead_letter.pk).update(
+            blocked_by=dead_letter
+        )
+    dlq_produce_on_commit(dead_letter.pk)
+    return error
+
+
+def chain_release(head: DeadLetter, *, resolved_by: str) -> Release:
+    """Replay, in order, the events parked behind a resolved ``head``; stop at the first failure.
+
+    Each event is applied in its own transaction with its status change, so a crash
+    midway leaves every event either applied and marked or still parked.
+    """
+    released: list[int] = []
+    while True:
+        with transaction.atomic():
+            chain_lock(group_id=head.group_id, stream_id=head.stream_id)
+            follower = (
+                DeadLetter.objects.select_for_update()
+                .filter(blocked_by_id=head.pk, status=PARKED)
+                .order_by("position")
+                .first()
+            )
+            if follower is None:
+                break
+            if parked_apply(follower, resolved_by=resolved_by) is not None:
+                parked_streams_forget(head.group_id)
+                return Release(released=tuple(released), new_head=follower.pk)
+            released.append(follower.pk)
+    parked_streams_forget(head.group_id)
+    return Release(released=tuple(released), new_head=None)
+
+
+def dlq_produce_on_commit(dead_letter_id: int) -> None:
+    """Once the dead letter is committed, put a copy on the DLQ topic (best effort; retried later)."""
+    transaction.on_commit(lambda: dlq_produce(dead_letter_id))
+
+
+def dlq_produce(dead_letter_id: int) -> bool:
+    """Produce the dead letter to ``order-events.dlq`` with the error in headers; True when acknowledged."""
+    from apps.messaging.dead_letters.dlq import dead_letter_dlq_send
+
+    dead_letter = DeadLetter.objects.get(pk=dead_letter_id)
+    try:
+        dead_letter_dlq_send(dead_letter)
+    except Exception:
+        logger.exception("dead letter %s could not be produced to the DLQ topic; it stays pending", dead_letter_id)
+        return False
+    DeadLetter.objects.filter(pk=dead_letter_id).update(dlq_published_at=timezone.now())
+    return True

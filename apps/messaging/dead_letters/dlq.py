@@ -1,0 +1,59 @@
+"""The copy of each failed message on the ``order-events.dlq`` topic, with the error in headers."""
+
+from __future__ import annotations
+
+from apps.messaging.dead_letters.models import DeadLetter
+
+_MESSAGE_LIMIT = 2000
+
+
+def _headers(dead_letter: DeadLetter) -> list[tuple[str, bytes]]:
+    fields: dict[str, object] = {
+        "dlq.dead_letter_id": dead_letter.pk,
+        "dlq.group_id": dead_letter.group_id,
+        "dlq.error_class": dead_letter.error_class,
+        "dlq.error_message": dead_letter.error_message[:_MESSAGE_LIMIT],
+        "dlq.attempts": dead_letter.attempts,
+        "dlq.first_failed_at": dead_letter.first_failed_at.isoformat() if dead_letter.first_failed_at else "",
+        "dlq.last_failed_at": dead_letter.last_failed_at.isoformat() if dead_letter.last_failed_at else "",
+        "dlq.original_topic": dead_letter.topic,
+        "dlq.original_partition": dead_letter.partition,
+        "dlq.original_offset": dead_letter.offset,
+    }
+    if dead_letter.decodable:
+        fields.update(
+            {"event_type": dead_letter.event_type, "position": dead_letter.position, "stream_id": dead_letter.stream_id}
+        )
+    return [(name, str(value).encode()) for name, value in fields.items()]
+
+
+def dead_letter_dlq_send(dead_letter: DeadLetter) -> None:
+    """Produce ``dead_letter`` to the DLQ topic and wait for the acknowledgement.
+
+    The value is the message as the relay publishes it (re-encoded from the event store),
+    or the raw bytes of an undecodable one; the key is the stream id or the raw key.
+    """
+    from apps.messaging.codec import event_encode
+    from apps.messaging.dead_letters.chain import event_at
+    from apps.messaging.producer import dlq_publish
+
+    if dead_letter.decodable:
+        key: bytes | None = dead_letter.stream_id.encode()
+        value = event_encode(event_at(dead_letter.position or 0))
+    else:
+        key = bytes(dead_letter.raw_key) if dead_letter.raw_key is not None else None
+        value = bytes(dead_letter.raw_value or b"")
+    dlq_publish(key=key, value=value, headers=_headers(dead_letter))
+
+
+def dead_letter_dlq_publish_pending(*, limit: int = 100) -> int:
+    """Produce the failed dead letters whose DLQ copy is not acknowledged yet; how many succeeded."""
+    from apps.messaging.dead_letters.chain import dlq_produce
+
+    pending = (
+        DeadLetter.objects.filter(dlq_published_at__isnull=True)
+        .exclude(error_class="")
+        .order_by("id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return sum(dlq_produce(pk) for pk in pending)

@@ -1,0 +1,129 @@
+"""What the consumer host calls: record a failed message, park one behind it, ask what is parked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from apps.eventstore.types import RecordedEvent
+from apps.messaging.dead_letters import chain
+from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
+
+
+def _existing(*, group_id: str, topic: str, partition: int, offset: int, position: int | None) -> DeadLetter | None:
+    same = Q(topic=topic, partition=partition, offset=offset)
+    if position is not None:
+        same |= Q(position=position)
+    return DeadLetter.objects.filter(same, group_id=group_id).order_by("id").first()
+
+
+def dead_letter_record(
+    *,
+    group_id: str,
+    event: RecordedEvent | None,
+    raw_key: bytes | None,
+    raw_value: bytes | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    error: BaseException,
+    attempts: int,
+    first_failed_at: dt.datetime,
+) -> DeadLetter:
+    """Record that ``group_id`` gave up on a message after ``attempts`` tries; produce it to the DLQ.
+
+    ``event`` is None for a message that could not be decoded: the raw bytes are kept,
+    no stream is blocked and it can only be skipped. A decoded event becomes the head of
+    its stream's chain, or joins the chain when the stream is already parked.
+    Idempotent: recording the same (group, topic, partition, offset), or the same event
+    position again, returns the existing dead letter unchanged.
+    """
+    position = event.position if event is not None else None
+    with transaction.atomic():
+        if event is not None:
+            chain.chain_lock(group_id=group_id, stream_id=event.stream_id)
+        found = _existing(group_id=group_id, topic=topic, partition=partition, offset=offset, position=position)
+        if found is not None:
+            return found
+        dead_letter = DeadLetter(
+            group_id=group_id,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            attempts=0,
+            first_failed_at=first_failed_at,
+        )
+        chain.failure_note(dead_letter, error, attempts=attempts)
+        if event is None:
+            dead_letter.raw_key = raw_key
+            dead_letter.raw_value = raw_value
+        else:
+            dead_letter.position = event.position
+            dead_letter.stream_id = event.stream_id
+            dead_letter.event_type = event.event_type
+            dead_letter.blocked_by_id = chain.chain_head_id(group_id=group_id, stream_id=event.stream_id)
+        try:
+            with transaction.atomic():
+                dead_letter.save()
+        except IntegrityError:
+            # Another process recorded the same undecodable message first.
+            found = _existing(group_id=group_id, topic=topic, partition=partition, offset=offset, position=position)
+            if found is None:
+                raise
+            return found
+        chain.dlq_produce_on_commit(dead_letter.pk)
+    chain.parked_streams_forget(group_id)
+    return dead_letter
+
+
+def dead_letter_park_behind(
+    *, group_id: str, event: RecordedEvent, topic: str, partition: int, offset: int
+) -> DeadLetter:
+    """Park ``event`` behind the dead letter that blocks its stream for ``group_id``, in order.
+
+    When the stream turns out to be free already (an operator released it in another
+    process since this one last asked), the event is applied at once, in order, and the
+    returned dead letter says ``replayed`` (or, should it fail, it is the new head).
+    Idempotent for the same message or event position.
+    """
+    with transaction.atomic():
+        chain.chain_lock(group_id=group_id, stream_id=event.stream_id)
+        found = _existing(group_id=group_id, topic=topic, partition=partition, offset=offset, position=event.position)
+        if found is not None:
+            return found
+        head_id = chain.chain_head_id(group_id=group_id, stream_id=event.stream_id)
+        free = head_id is None
+        if free:
+            head_id = (
+                DeadLetter.objects.filter(group_id=group_id, stream_id=event.stream_id, blocked_by__isnull=True)
+                .order_by("-position")
+                .values_list("pk", flat=True)
+                .first()
+            )
+        dead_letter = DeadLetter.objects.create(
+            group_id=group_id,
+            position=event.position,
+            stream_id=event.stream_id,
+            event_type=event.event_type,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            status=DeadLetterStatus.PARKED,
+            blocked_by_id=head_id,
+        )
+        if free:
+            chain.parked_apply(dead_letter, resolved_by=chain.SYSTEM_ACTOR)
+    chain.parked_streams_forget(group_id)
+    return dead_letter
+
+
+def dead_letter_parked_streams(*, group_id: str) -> set[str]:
+    """The streams with events parked for ``group_id``: the host parks their new events too.
+
+    Cached per process for ``DEAD_LETTER_CACHE_SECONDS`` (1 s); any record, park, replay
+    or skip in this process refreshes it at once. A stream released by another process
+    may still be listed for that long; parking then applies the event in order anyway.
+    """
+    return set(chain.parked_streams(group_id))
