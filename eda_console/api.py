@@ -14,6 +14,7 @@ from ninja import NinjaAPI, Schema
 
 from apps.accounts.api_auth import role_auth
 from apps.accounts.roles import user_is_operator, user_is_viewer
+from apps.messaging.api_dead_letters import router as dead_letters_router
 from apps.orders.api import router as orders_router
 from eda_console.api_errors import api_error_handlers_install
 
@@ -43,4 +44,5 @@ def me(request: HttpRequest) -> MeOut:
 
 # Routers: one line per app. The orders router owns /orders, /stock, /streams and /events.
 api.add_router("/", orders_router)
+api.add_router("/", dead_letters_router)  # /dead-letters, /failure-rules, /poison-messages
 api.add_router("/", "apps.projections.api.router")  # /projections, /projections/rebuilds

@@ -1,0 +1,271 @@
+"""Dead letters and failure rules over the JSON API.
+
+Viewers may read; replay, skip and the failure rules need the operator role (the
+API's default auth checks it, and the services check again and audit).
+"""
+
+# No postponed annotations here: ninja must resolve Query[...] on the paginated view at runtime.
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import PageNumberPagination, paginate
+
+from apps.messaging.dead_letters import (
+    DeadLetter,
+    DeadLetterFilter,
+    DeadLetterNotReplayable,
+    FailureRule,
+    ReplayResult,
+    dead_letter_replay,
+    dead_letter_replay_matching,
+    dead_letter_skip,
+    failure_rule_create,
+    failure_rule_disable,
+    failure_rule_enable,
+    poison_message_publish,
+)
+from apps.messaging.dead_letters.selectors import (
+    dead_letter_get,
+    dead_letter_list,
+    dead_letter_parked_behind_list,
+    failure_rule_list,
+)
+from eda_console.api_errors import ApiError
+
+router = Router(tags=["dead letters"])
+T = TypeVar("T")
+
+
+class DeadLetterOut(Schema):
+    id: int
+    group_id: str
+    position: int | None
+    stream_id: str
+    event_type: str
+    topic: str
+    partition: int
+    offset: int
+    error_class: str
+    error_message: str
+    attempts: int
+    first_failed_at: dt.datetime | None
+    last_failed_at: dt.datetime | None
+    status: str
+    blocked_by: int | None = Field(None, description="The head dead letter this one is parked behind")
+    parked_behind: bool = Field(description="Parked only because an earlier event of its stream failed")
+    decodable: bool
+    skip_reason: str
+    resolved_at: dt.datetime | None
+    resolved_by: str
+    dlq_published: bool
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_blocked_by(obj: DeadLetter) -> int | None:
+        return obj.blocked_by_id
+
+    @staticmethod
+    def resolve_parked_behind(obj: DeadLetter) -> bool:
+        return obj.status == "parked" and obj.blocked_by_id is not None
+
+    @staticmethod
+    def resolve_dlq_published(obj: DeadLetter) -> bool:
+        return obj.dlq_published_at is not None
+
+
+class DeadLetterDetailOut(DeadLetterOut):
+    traceback: str
+    raw_key_base64: str | None
+    raw_value_base64: str | None
+    raw_value_preview: str | None = Field(description="The raw bytes as text, undecodable bytes escaped")
+    waiting_behind: list[int] = Field(description="Dead letters parked behind this one, in release order")
+
+    @staticmethod
+    def resolve_raw_key_base64(obj: DeadLetter) -> str | None:
+        return None if obj.raw_key is None else base64.b64encode(bytes(obj.raw_key)).decode()
+
+    @staticmethod
+    def resolve_raw_value_base64(obj: DeadLetter) -> str | None:
+        return None if obj.raw_value is None else base64.b64encode(bytes(obj.raw_value)).decode()
+
+    @staticmethod
+    def resolve_raw_value_preview(obj: DeadLetter) -> str | None:
+        return None if obj.raw_value is None else bytes(obj.raw_value).decode(errors="backslashreplace")
+
+    @staticmethod
+    def resolve_waiting_behind(obj: DeadLetter) -> list[int]:
+        return list(dead_letter_parked_behind_list(dead_letter_id=obj.pk).values_list("pk", flat=True))
+
+
+class DeadLetterQuery(Schema):
+    group: str | None = None
+    status: Literal["parked", "replayed", "skipped"] | None = None
+    stream: str | None = None
+    event_type: str | None = None
+    error_class: str | None = None
+
+
+class ReplayFilterIn(Schema):
+    group: str | None = None
+    stream: str | None = None
+    event_type: str | None = None
+    error_class: str | None = None
+
+
+class ReplayResultOut(Schema):
+    dead_letter_id: int
+    outcome: str
+    released: list[int]
+    new_head: int | None
+    error: str
+    message: str
+
+
+class ReplaySummaryOut(Schema):
+    replayed: int
+    failed: int
+    still_parked: int
+
+
+class SkipIn(Schema):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class FailureRuleIn(Schema):
+    group_id: str = Field("*", description='A consumer group, or "*" for every group')
+    kind: Literal["field_regex", "probability"]
+    field: str = "customer_id"
+    pattern: str = ""
+    probability: float = Field(0.0, ge=0.0, le=1.0)
+    enabled: bool = True
+
+
+class FailureRuleOut(Schema):
+    id: int
+    group_id: str
+    kind: str
+    field: str
+    pattern: str
+    probability: float
+    enabled: bool
+    created_by: str
+    created_at: dt.datetime
+    description: str
+
+    @staticmethod
+    def resolve_description(obj: FailureRule) -> str:
+        return obj.describe()
+
+
+class PoisonIn(Schema):
+    text: str | None = Field(None, description="Bytes to send, as UTF-8 text")
+    base64: str | None = Field(None, description="Bytes to send, base64-encoded")
+    key: str | None = None
+
+
+def _service(call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except PermissionDenied as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    except (DeadLetter.DoesNotExist, FailureRule.DoesNotExist) as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except DeadLetterNotReplayable as exc:
+        raise ApiError(409, "not_replayable", str(exc)) from None
+    except ValidationError as exc:
+        raise ApiError(422, "invalid", "; ".join(exc.messages)) from None
+
+
+def _result_out(result: ReplayResult) -> ReplayResultOut:
+    return ReplayResultOut(
+        dead_letter_id=result.dead_letter_id,
+        outcome=result.outcome,
+        released=list(result.released),
+        new_head=result.new_head,
+        error=result.error,
+        message=result.message,
+    )
+
+
+@router.get("/dead-letters", response=list[DeadLetterOut], summary="Dead letters, newest first")
+@paginate(PageNumberPagination, page_size=50)
+def dead_letters_list(request: HttpRequest, filters: Query[DeadLetterQuery]) -> Any:
+    return dead_letter_list(
+        filters=DeadLetterFilter(
+            group_id=filters.group,
+            status=filters.status,
+            stream_id=filters.stream,
+            event_type=filters.event_type,
+            error_class=filters.error_class,
+        )
+    )
+
+
+@router.get("/dead-letters/{int:dead_letter_id}", response=DeadLetterDetailOut, summary="One dead letter")
+def dead_letters_detail(request: HttpRequest, dead_letter_id: int) -> Any:
+    return _service(lambda: dead_letter_get(dead_letter_id=dead_letter_id))
+
+
+@router.post("/dead-letters/{int:dead_letter_id}/replay", response=ReplayResultOut, summary="Replay one")
+def dead_letters_replay(request: HttpRequest, dead_letter_id: int) -> ReplayResultOut:
+    return _result_out(_service(lambda: dead_letter_replay(dead_letter_id=dead_letter_id, actor=request.user)))
+
+
+@router.post("/dead-letters/replay", response=ReplaySummaryOut, summary="Replay every parked one matching a filter")
+def dead_letters_replay_matching(request: HttpRequest, body: ReplayFilterIn) -> ReplaySummaryOut:
+    filters = DeadLetterFilter(
+        group_id=body.group, stream_id=body.stream, event_type=body.event_type, error_class=body.error_class
+    )
+    summary = _service(lambda: dead_letter_replay_matching(filters=filters, actor=request.user))
+    return ReplaySummaryOut(replayed=summary.replayed, failed=summary.failed, still_parked=summary.still_parked)
+
+
+@router.post("/dead-letters/{int:dead_letter_id}/skip", response=ReplayResultOut, summary="Skip one, with a reason")
+def dead_letters_skip(request: HttpRequest, dead_letter_id: int, body: SkipIn) -> ReplayResultOut:
+    return _result_out(
+        _service(lambda: dead_letter_skip(dead_letter_id=dead_letter_id, reason=body.reason, actor=request.user))
+    )
+
+
+@router.get("/failure-rules", response=list[FailureRuleOut], tags=["failure rules"], summary="Failure rules")
+def failure_rules_list(request: HttpRequest) -> Any:
+    return list(failure_rule_list())
+
+
+@router.post("/failure-rules", response={201: FailureRuleOut}, tags=["failure rules"], summary="Create a rule")
+def failure_rules_create(request: HttpRequest, body: FailureRuleIn) -> Any:
+    rule = _service(lambda: failure_rule_create(actor=request.user, **body.dict()))
+    return 201, rule
+
+
+@router.post("/failure-rules/{int:rule_id}/enable", response=FailureRuleOut, tags=["failure rules"])
+def failure_rules_enable(request: HttpRequest, rule_id: int) -> Any:
+    return _service(lambda: failure_rule_enable(rule_id=rule_id, actor=request.user))
+
+
+@router.post("/failure-rules/{int:rule_id}/disable", response=FailureRuleOut, tags=["failure rules"])
+def failure_rules_disable(request: HttpRequest, rule_id: int) -> Any:
+    return _service(lambda: failure_rule_disable(rule_id=rule_id, actor=request.user))
+
+
+class PoisonOut(Schema):
+    size: int
+
+
+@router.post("/poison-messages", response={202: PoisonOut}, tags=["failure rules"], summary="Send undecodable bytes")
+def poison_messages_publish(request: HttpRequest, body: PoisonIn) -> Any:
+    if (body.text is None) == (body.base64 is None):
+        raise ApiError(422, "invalid", "send exactly one of text or base64")
+    try:
+        raw = body.text.encode() if body.text is not None else base64.b64decode(body.base64 or "", validate=True)
+    except binascii.Error:
+        raise ApiError(422, "invalid", "base64 is not valid base64", field="base64") from None
+    key = body.key.encode() if body.key else None
+    _service(lambda: poison_message_publish(raw=raw, actor=request.user, key=key))
+    return 202, PoisonOut(size=len(raw))
