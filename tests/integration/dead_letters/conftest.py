@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -85,17 +86,23 @@ def order_stream(*, customer_id: str = "cust-1", confirmations: int = 2) -> list
     return global_log_read(after=result.first_position - 1, limit=len(events))
 
 
-def host_deliver(consumer: ListConsumer, events: Sequence[RecordedEvent], *, attempts: int = 3) -> None:
+class Applier(Protocol):
+    def handle_one(self, event: RecordedEvent) -> None: ...
+
+
+def host_deliver(
+    consumer: Applier, events: Sequence[RecordedEvent], *, attempts: int = 3, group_id: str = GROUP
+) -> None:
     """What the consumer host does per message: park behind a parked stream, else apply, else record."""
     for event in events:
-        if event.stream_id in dead_letter_parked_streams(group_id=GROUP):
-            dead_letter_park_behind(group_id=GROUP, event=event, topic=TOPIC, partition=0, offset=event.position)
+        if event.stream_id in dead_letter_parked_streams(group_id=group_id):
+            dead_letter_park_behind(group_id=group_id, event=event, topic=TOPIC, partition=0, offset=event.position)
             continue
         first_failed_at: dt.datetime | None = None
         error: Exception = RuntimeError("not attempted")
         for _ in range(attempts):
             try:
-                failure_rule_check(group_id=GROUP, event=event)
+                failure_rule_check(group_id=group_id, event=event)
                 consumer.handle_one(event)
                 break
             except Exception as exc:
@@ -103,7 +110,7 @@ def host_deliver(consumer: ListConsumer, events: Sequence[RecordedEvent], *, att
                 error = exc
         else:
             dead_letter_record(
-                group_id=GROUP,
+                group_id=group_id,
                 event=event,
                 raw_key=event.stream_id.encode(),
                 raw_value=None,
