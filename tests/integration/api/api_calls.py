@@ -12,6 +12,7 @@ from django.test import Client
 from apps.accounts.services import api_token_create
 
 if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedASGIResponse as AsyncResponse
     from django.test.client import _MonkeyPatchedWSGIResponse as Response
 
 
@@ -38,7 +39,9 @@ def stored_event_count() -> int:
         return int(cursor.fetchone()[0])
 
 
-def assert_error(response: Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+def assert_error(
+    response: Response | AsyncResponse, status: int, code: str, field: str | None = None
+) -> dict[str, Any]:
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/json")
     error = response.json()["error"]

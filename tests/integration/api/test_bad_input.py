@@ -8,8 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
+from asgiref.sync import sync_to_async
+from django.test import AsyncClient, Client
 
+from apps.accounts.services import api_token_create
 from tests.integration.api.api_calls import ORDER, assert_error, post_json, stored_event_count
 
 
@@ -242,3 +244,14 @@ def test_bad_up_to_version_is_422(viewer_client: Client, order_place: Any) -> No
     stream_id = order_place()["stream_id"]
     response = viewer_client.get(f"/api/streams/{stream_id}/events?up_to_version=0")
     assert_error(response, 422, "validation_error", "up_to_version")
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)  # the ASGI handler runs the view on another thread's connection
+@pytest.mark.usefixtures("nothing_appended")
+async def test_body_over_one_mebibyte_through_asgi_is_413_json(operator: Any) -> None:
+    token = await sync_to_async(api_token_create)(user=operator, name="asgi")
+    body = json.dumps({**ORDER, "customer_id": "c" * (1024 * 1024)})
+    headers = {"Authorization": f"Bearer {token}"}
+    response = await AsyncClient().post("/api/orders", body, content_type="application/json", headers=headers)
+    assert_error(response, 413, "body_too_large")
