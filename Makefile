@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eda_console
 MYPY_PATHS := apps eda_console tests $(if $(wildcard bench/*.py),bench)
 
-.PHONY: demo test lint typecheck pytest bench chromium test-database venv clean-venv
+.PHONY: demo test lint ruff typecheck pytest bench chromium test-database venv clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,13 +36,15 @@ demo: $(RUNTIME_STAMP)
 # code is non-zero if any step failed.
 test: $(DEV_STAMP) chromium test-database
 	@failed=""; \
-	$(MAKE) --no-print-directory lint || failed="$$failed lint"; \
+	$(MAKE) --no-print-directory ruff || failed="$$failed ruff"; \
 	$(MAKE) --no-print-directory typecheck || failed="$$failed typecheck"; \
 	$(MAKE) --no-print-directory pytest || failed="$$failed pytest"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
-	echo "make test: lint, typecheck and pytest passed"
+	echo "make test: ruff, typecheck and pytest passed"
 
-lint: $(DEV_STAMP)
+lint: ruff typecheck
+
+ruff: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
