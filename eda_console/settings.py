@@ -137,8 +137,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 # Periodic tasks: each app adds its entry here ({"name": {"task": ..., "schedule": seconds}}).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # Websocket pushes (live events, lag, rebuild progress) go through Redis so the worker can reach daphne.
+# redis-py 8 reads with a 5 s socket timeout, the same 5 s that channels_redis blocks in
+# BZPOPMIN: without a longer timeout every idle websocket dies with TimeoutError.
 CHANNEL_LAYERS = {
-    "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}},
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [

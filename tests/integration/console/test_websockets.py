@@ -120,3 +120,15 @@ async def test_rebuild_progress_is_pushed_with_the_page_partial_and_no_action_fo
     assert '<progress max="100" value="40">' in message["html"]
     assert "data-action" not in message["html"]
     await communicator.disconnect()
+
+
+async def test_an_idle_live_stream_socket_stays_open_past_the_channel_layer_block(hostile_order: HostileOrder) -> None:
+    viewer = await sync_to_async(user_with_role)("victor", "viewer")
+    communicator, connected = await _connect("/ws/live/", viewer)
+    assert connected
+    # channels_redis blocks 5 s per receive; a read timeout at or under that kills the socket.
+    assert await communicator.receive_nothing(timeout=6.5)
+    events = await sync_to_async(correlation_event_list)(correlation_id=hostile_order.correlation_id)
+    await sync_to_async(live_events_push)(events)
+    assert (await _received(communicator))["count"] == 2
+    await communicator.disconnect()
