@@ -49,6 +49,13 @@ def parked_streams_forget(group_id: str) -> None:
     _parked_cache.pop(group_id, None)
 
 
+def parked_streams_add(group_id: str, stream_id: str) -> None:
+    """Note in this process's cache that ``stream_id`` is parked for ``group_id`` (after recording a head)."""
+    cached = _parked_cache.get(group_id)
+    if cached is not None and stream_id not in cached[1]:
+        _parked_cache[group_id] = (cached[0], cached[1] | {stream_id})
+
+
 def parked_streams(group_id: str) -> frozenset[str]:
     now = time.monotonic()
     cached = _parked_cache.get(group_id)

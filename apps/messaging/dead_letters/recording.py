@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters import chain
@@ -13,10 +12,12 @@ from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 
 
 def _existing(*, group_id: str, topic: str, partition: int, offset: int, position: int | None) -> DeadLetter | None:
-    same = Q(topic=topic, partition=partition, offset=offset)
+    # Two lookups, each on its unique index, read faster than one OR across both.
     if position is not None:
-        same |= Q(position=position)
-    return DeadLetter.objects.filter(same, group_id=group_id).order_by("id").first()
+        found = DeadLetter.objects.filter(group_id=group_id, position=position).first()
+        if found is not None:
+            return found
+    return DeadLetter.objects.filter(group_id=group_id, topic=topic, partition=partition, offset=offset).first()
 
 
 def dead_letter_record(
@@ -74,7 +75,8 @@ def dead_letter_record(
                 raise
             return found
         chain.dlq_produce_on_commit(dead_letter.pk)
-    chain.parked_streams_forget(group_id)
+    if event is not None:
+        chain.parked_streams_add(group_id, event.stream_id)
     return dead_letter
 
 
@@ -115,7 +117,8 @@ def dead_letter_park_behind(
         )
         if free:
             chain.parked_apply(dead_letter, resolved_by=chain.SYSTEM_ACTOR)
-    chain.parked_streams_forget(group_id)
+    if free:
+        chain.parked_streams_forget(group_id)
     return dead_letter
 
 
