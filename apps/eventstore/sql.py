@@ -9,6 +9,13 @@ keep the global log gapless for readers without serialising writers (see README,
 # microseconds, never across a writer's transaction.
 RESERVATION_LOCK_KEY = -7_020_190_423
 
+# An in-flight append holds a shared transaction-level advisory lock on key
+# POSITION_LOCK_BASE + its first position. The offset keeps these keys apart from any
+# other advisory lock in the database (small ids, hashtext() values), which the reader
+# would otherwise take for an in-flight append and stop before.
+POSITION_LOCK_BASE = 1 << 62
+POSITION_LOCK_SPAN = 1 << 48
+
 CONFLICT_SQLSTATE = "ES409"
 APPEND_ONLY_SQLSTATE = "ES405"
 
@@ -27,7 +34,7 @@ BEGIN
             PERFORM setval('eventstore_position_seq', v_first + p_count - 1);
         END IF;
         -- Held until this transaction ends: readers see the reservation in pg_locks.
-        PERFORM pg_advisory_xact_lock_shared(v_first);
+        PERFORM pg_advisory_xact_lock_shared({POSITION_LOCK_BASE} + v_first);
     EXCEPTION WHEN OTHERS OR query_canceled THEN
         PERFORM pg_advisory_unlock({RESERVATION_LOCK_KEY});
         RAISE;
@@ -36,19 +43,32 @@ BEGIN
     RETURN v_first;
 END $$;
 
-CREATE OR REPLACE FUNCTION eventstore_inflight_min_position() RETURNS bigint
+DROP FUNCTION IF EXISTS eventstore_inflight_min_position();
+
+-- The lowest position still held by an open transaction: any_min over all sessions,
+-- others_min leaving out the caller's own transaction (whose rows it already sees).
+CREATE OR REPLACE FUNCTION eventstore_unsettled_min(OUT any_min bigint, OUT others_min bigint)
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- Wait out any writer between nextval and registering its reservation.
-    PERFORM pg_advisory_lock({RESERVATION_LOCK_KEY});
-    PERFORM pg_advisory_unlock({RESERVATION_LOCK_KEY});
-    RETURN (
-        SELECT min((l.classid::bigint << 32) | l.objid::bigint)
+    -- Wait out any writer between nextval and registering its reservation. A session
+    -- lock outlives a cancelled statement, so a cancel must not leave it held.
+    BEGIN
+        PERFORM pg_advisory_lock({RESERVATION_LOCK_KEY});
+        PERFORM pg_advisory_unlock({RESERVATION_LOCK_KEY});
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        PERFORM pg_advisory_unlock({RESERVATION_LOCK_KEY});
+        RAISE;
+    END;
+    SELECT min(k.key) - {POSITION_LOCK_BASE},
+           min(k.key) FILTER (WHERE k.pid IS DISTINCT FROM pg_backend_pid()) - {POSITION_LOCK_BASE}
+    INTO any_min, others_min
+    FROM (
+        SELECT (l.classid::bigint << 32) | l.objid::bigint AS key, l.pid
         FROM pg_locks l
         WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND ((l.classid::bigint << 32) | l.objid::bigint) > 0
-    );
+    ) AS k
+    WHERE k.key >= {POSITION_LOCK_BASE} AND k.key < {POSITION_LOCK_BASE + POSITION_LOCK_SPAN};
 END $$;
 
 CREATE OR REPLACE FUNCTION eventstore_append(
@@ -73,7 +93,8 @@ BEGIN
         VALUES (p_stream_id, p_stream_type, v_count, now(), now())
         ON CONFLICT (stream_id) DO UPDATE SET version = s.version + v_count, updated_at = now()
         RETURNING s.version - v_count INTO v_base;
-    ELSIF p_expected = -1 THEN
+    ELSIF p_expected = -1 OR p_expected = 0 THEN
+        -- Version 0 is "no events yet": the stream must not exist, as with NO_STREAM.
         INSERT INTO eventstore_event_stream (stream_id, stream_type, version, created_at, updated_at)
         VALUES (p_stream_id, p_stream_type, v_count, now(), now())
         ON CONFLICT (stream_id) DO NOTHING;
@@ -125,6 +146,7 @@ DROP TRIGGER IF EXISTS eventstore_stored_event_append_only ON eventstore_stored_
 DROP FUNCTION IF EXISTS eventstore_refuse_change();
 DROP FUNCTION IF EXISTS eventstore_append(text, text, bigint, text[], integer[], jsonb[], jsonb[], text[]);
 DROP FUNCTION IF EXISTS eventstore_inflight_min_position();
+DROP FUNCTION IF EXISTS eventstore_unsettled_min();
 DROP FUNCTION IF EXISTS eventstore_reserve_positions(integer);
 DROP SEQUENCE IF EXISTS eventstore_position_seq;
 """

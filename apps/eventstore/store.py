@@ -51,8 +51,10 @@ def append_to_stream(
     """
     if not events:
         raise ValueError("append_to_stream needs at least one event")
-    if isinstance(expected_version, int) and expected_version < 0:
-        raise ValueError("expected_version must be >= 0, NO_STREAM or ANY")
+    if isinstance(expected_version, bool) or not (
+        (isinstance(expected_version, int) and expected_version >= 0) or expected_version in _EXPECTED_CODES
+    ):
+        raise ValueError(f"expected_version must be an int >= 0, NO_STREAM or ANY, got {expected_version!r}")
     prepared = [_prepare(event) for event in events]
     connection = connections[using]
     expected_code = expected_version if isinstance(expected_version, int) else _EXPECTED_CODES[expected_version]
@@ -61,7 +63,9 @@ def append_to_stream(
             first, version = _append_postgres(connection, stream_id, stream_type, expected_code, prepared)
         else:
             first, version = _append_sqlite(connection, stream_id, stream_type, expected_code, prepared)
-    return AppendResult(stream_id=stream_id, first_position=first, last_position=first + len(events) - 1, version=version)
+    return AppendResult(
+        stream_id=stream_id, first_position=first, last_position=first + len(events) - 1, version=version
+    )
 
 
 def stream_read(*, stream_id: str, up_to_version: int | None = None, using: str = "default") -> list[RecordedEvent]:
@@ -109,11 +113,15 @@ def global_log_read(*, after: int = 0, limit: int = 1000, using: str = "default"
     if limit < 1:
         raise ValueError("limit must be >= 1")
     connection = connections[using]
+    # Taken before the SELECT: only a bound settled before this statement's snapshot
+    # proves that the snapshot holds every position below it (another thread may raise
+    # the bound between our SELECT and the check).
+    settled_before = _settled_below.get(using, 0)
     with connection.cursor() as cursor:
         cursor.execute(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [after, limit])
         rows = cursor.fetchall()
         if connection.vendor == "postgresql" and rows:
-            rows = _without_unsettled(cursor, using, after, rows)
+            rows = _without_unsettled(cursor, using, after, rows, settled_before)
     return _rows_to_events(rows, connection.vendor)
 
 
@@ -127,22 +135,27 @@ def global_log_iter(*, after: int = 0, batch_size: int = 1000, using: str = "def
         after = batch[-1].position
 
 
-def _without_unsettled(cursor: Any, using: str, after: int, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+def _without_unsettled(
+    cursor: Any, using: str, after: int, rows: list[tuple[Any, ...]], settled_before: int
+) -> list[tuple[Any, ...]]:
     last = rows[-1][0]
-    if last - after == len(rows) or last < _settled_below.get(using, 0):
+    if last - after == len(rows) or last < settled_before:
         return rows
-    cursor.execute("SELECT eventstore_inflight_min_position()")
-    inflight_min = cursor.fetchone()[0]
-    if inflight_min is None:
-        # Nothing in flight: every hole up to here belongs to a rolled-back append.
-        _settled_below[using] = max(_settled_below.get(using, 0), last + 1)
+    cursor.execute("SELECT any_min, others_min FROM eventstore_unsettled_min()")
+    any_min, others_min = cursor.fetchone()
+    # Our own open transaction's positions are not settled for other threads, but this
+    # connection already sees its rows (read your own writes, as on SQLite).
+    settled = last + 1 if any_min is None else min(any_min, last + 1)
+    _settled_below[using] = max(_settled_below.get(using, 0), settled)
+    # This statement's snapshot is newer than the check: it holds every position that
+    # was committed below the first one still in flight.
+    if others_min is None:
         cursor.execute(f"{_SELECT} WHERE position > %s AND position <= %s ORDER BY position", [after, last])
-        return list(cursor.fetchall())
-    _settled_below[using] = max(_settled_below.get(using, 0), inflight_min)
-    cursor.execute(
-        f"{_SELECT} WHERE position > %s AND position < %s AND position <= %s ORDER BY position",
-        [after, inflight_min, last],
-    )
+    else:
+        cursor.execute(
+            f"{_SELECT} WHERE position > %s AND position < %s AND position <= %s ORDER BY position",
+            [after, others_min, last],
+        )
     return list(cursor.fetchall())
 
 
@@ -177,9 +190,7 @@ def _append_postgres(
         if getattr(cause, "sqlstate", None) == sql.CONFLICT_SQLSTATE:
             detail = getattr(getattr(cause, "diag", None), "message_detail", None)
             actual = int(detail) if detail and detail.isdigit() else None
-            raise WrongExpectedVersion(
-                stream_id=stream_id, expected=_expected_label(expected), actual=actual
-            ) from None
+            raise WrongExpectedVersion(stream_id=stream_id, expected=_expected_label(expected), actual=actual) from None
         raise
     return int(first), int(version)
 
@@ -240,7 +251,15 @@ def _rows_to_events(rows: Sequence[tuple[Any, ...]], vendor: str) -> list[Record
                 recorded_at = recorded_at.replace(tzinfo=dt.UTC)
         events.append(
             RecordedEvent(
-                position, stream_id, stream_type, version, event_type, schema_version, data, loads(metadata), recorded_at
+                position,
+                stream_id,
+                stream_type,
+                version,
+                event_type,
+                schema_version,
+                data,
+                loads(metadata),
+                recorded_at,
             )
         )
     return events
