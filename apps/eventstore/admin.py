@@ -1,0 +1,182 @@
+"""Read-only admin for the event store: list, filter, search and inspect; never add, change or delete.
+
+Filters avoid ``SELECT DISTINCT`` over the events table: stream and correlation ids are
+typed in, event types come from the schema catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from apps.eventstore.errors import EventStoreError
+from apps.eventstore.models import EventStream, StoredEvent
+from apps.eventstore.schemas import event_upcast, schema_catalogue
+
+
+class _TextInputFilter(admin.SimpleListFilter):
+    """A filter the operator types a value into (ids have too many values to list)."""
+
+    template = "admin/eventstore/input_filter.html"
+    field_name = ""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        # One placeholder choice: a SimpleListFilter without choices is not shown.
+        return [("", "")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = (self.value() or "").strip()
+        return queryset.filter(**{self.field_name: value}) if value else queryset
+
+    def get_facet_counts(self, pk_attname: str, filtered_qs: QuerySet[Any]) -> dict[str, Any]:
+        return {}
+
+    def choices(self, changelist: Any) -> Iterator[Any]:  # extra keys for the template
+        other_params = [
+            (key, value)
+            for key, values in changelist.get_filters_params().items()
+            if key != self.parameter_name
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "hidden_params": other_params,
+            "parameter_name": self.parameter_name,
+            "value": self.value() or "",
+        }
+
+
+class StreamIdFilter(_TextInputFilter):
+    title = "stream id"
+    parameter_name = field_name = "stream_id"
+
+
+class CorrelationIdFilter(_TextInputFilter):
+    title = "correlation id"
+    parameter_name = field_name = "correlation_id"
+
+
+class EventTypeFilter(admin.SimpleListFilter):
+    title = "event type"
+    parameter_name = "event_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(event_type, event_type) for event_type in sorted(schema_catalogue().schemas)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(event_type=value) if value else queryset
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """The event store is append-only: the admin may look, never touch."""
+
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _events_link(text: str, **filters: str) -> SafeString:
+    url = reverse("admin:eventstore_storedevent_changelist") + "?" + urlencode(filters)
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+def _pretty_json(value: Any) -> SafeString:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@admin.register(StoredEvent)
+class StoredEventAdmin(_ReadOnlyAdmin):
+    list_display = ("position", "stream", "version", "event_type", "schema_version", "correlation", "recorded_at")
+    list_display_links = ("position",)
+    list_filter = (StreamIdFilter, EventTypeFilter, CorrelationIdFilter, ("recorded_at", admin.DateFieldListFilter))
+    search_fields = ("=stream_id", "=correlation_id", "=event_type")
+    search_help_text = "Exact stream id, correlation id or event type."
+    ordering = ("-position",)
+    show_full_result_count = False
+    list_per_page = 50
+    fields = (
+        "position",
+        "stream",
+        "stream_type",
+        "version",
+        "event_type",
+        "schema_version",
+        "correlation",
+        "causation_id",
+        "actor",
+        "recorded_at",
+        "data_stored",
+        "data_as_read",
+        "metadata_stored",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="stream", ordering="stream_id")
+    def stream(self, event: StoredEvent) -> SafeString:
+        return _events_link(event.stream_id, stream_id=event.stream_id)
+
+    @admin.display(description="correlation id", ordering="correlation_id")
+    def correlation(self, event: StoredEvent) -> SafeString:
+        return _events_link(event.correlation_id, correlation_id=event.correlation_id)
+
+    @admin.display(description="causation id")
+    def causation_id(self, event: StoredEvent) -> str:
+        return str(event.metadata.get("causation_id") or "-")
+
+    @admin.display(description="actor")
+    def actor(self, event: StoredEvent) -> str:
+        return str(event.metadata.get("actor") or "-")
+
+    @admin.display(description="data (as stored)")
+    def data_stored(self, event: StoredEvent) -> SafeString:
+        return _pretty_json(event.data)
+
+    @admin.display(description="data (as read, upcast to the current version)")
+    def data_as_read(self, event: StoredEvent) -> SafeString | str:
+        try:
+            version, data = event_upcast(
+                event_type=event.event_type, schema_version=event.schema_version, data=event.data
+            )
+        except EventStoreError as exc:
+            return f"cannot be read: {exc}"
+        if version == event.schema_version:
+            return f"same as stored (v{version} is current)"
+        return format_html("v{}:{}", version, _pretty_json(data))
+
+    @admin.display(description="metadata")
+    def metadata_stored(self, event: StoredEvent) -> SafeString:
+        return _pretty_json(event.metadata)
+
+
+@admin.register(EventStream)
+class EventStreamAdmin(_ReadOnlyAdmin):
+    list_display = ("stream_id", "stream_type", "version", "events", "created_at", "updated_at")
+    list_filter = ("stream_type", ("updated_at", admin.DateFieldListFilter))
+    search_fields = ("=stream_id",)
+    search_help_text = "Exact stream id."
+    ordering = ("-updated_at",)
+    show_full_result_count = False
+    fields = ("stream_id", "stream_type", "version", "events", "created_at", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description="events")
+    def events(self, stream: EventStream) -> SafeString:
+        return _events_link(f"{stream.version} events", stream_id=stream.stream_id)
