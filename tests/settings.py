@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eda_console")
 
-from eda_console.settings import *  # noqa: E402,F403
-from eda_console.settings import DATABASES, VAR_DIR  # noqa: E402
+from eda_console.settings import *  # noqa: F403
+from eda_console.settings import DATABASES, VAR_DIR
 
 DATABASES["sqlite"] = {
     "ENGINE": "django.db.backends.sqlite3",

@@ -109,7 +109,9 @@ def place_order(cmd: cmds.PlaceOrder, ctx: CommandContext) -> CommandResult:
 
 
 def add_order_line(cmd: cmds.AddOrderLine, ctx: CommandContext) -> CommandResult:
-    return _execute(Order, cmd.order_id, lambda o: o.add_line(cmd.line), ctx, command_name="AddOrderLine", must_exist=True)
+    return _execute(
+        Order, cmd.order_id, lambda o: o.add_line(cmd.line), ctx, command_name="AddOrderLine", must_exist=True
+    )
 
 
 def confirm_order(cmd: cmds.ConfirmOrder, ctx: CommandContext) -> CommandResult:
@@ -117,7 +119,9 @@ def confirm_order(cmd: cmds.ConfirmOrder, ctx: CommandContext) -> CommandResult:
 
 
 def cancel_order(cmd: cmds.CancelOrder, ctx: CommandContext) -> CommandResult:
-    return _execute(Order, cmd.order_id, lambda o: o.cancel(cmd.reason), ctx, command_name="CancelOrder", must_exist=True)
+    return _execute(
+        Order, cmd.order_id, lambda o: o.cancel(cmd.reason), ctx, command_name="CancelOrder", must_exist=True
+    )
 
 
 def ship_order(cmd: cmds.ShipOrder, ctx: CommandContext) -> CommandResult:
