@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,11 @@ class Figure:
             f"bench: {self.name}: {self.value:.0f} {self.unit} | reference {self.reference_name}:"
             f" {self.reference_value:.0f} | ratio {self.ratio:.2f} | goal {self.goal}"
         )
+
+
+def batch_metadata() -> dict[str, str]:
+    """What a bulk import call puts on its events: one correlation id per call, like a command."""
+    return {"correlation_id": str(uuid.uuid4()), "actor": "bench", "command": "BulkImport"}
 
 
 def figure_print(figure: Figure) -> None:

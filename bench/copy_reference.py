@@ -14,7 +14,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 
 from apps.eventstore.types import NewEvent
-from bench.common import connect_kwargs, phase
+from bench.common import batch_metadata, connect_kwargs, phase
 from bench.reference import EsOrder, EsOrders
 
 # The event store's columns with the same types, in a plain table: no keys, no indexes,
@@ -42,11 +42,10 @@ def copy_step(connection: psycopg.Connection[Any], events: list[NewEvent]) -> Ca
     def step() -> int:
         stream_id = f"order-bulk-{uuid.uuid4().hex}"
         now = dt.datetime.now(dt.UTC)
+        metadata = batch_metadata()
+        correlation_id = metadata["correlation_id"]
         with connection.transaction(), connection.cursor() as cursor, cursor.copy(_COPY_EVENTS) as copy:
             for version, event in enumerate(events, 1):
-                # Like the store: an event without a correlation id gets one of its own.
-                correlation_id = str(uuid.uuid4())
-                metadata = {**event.metadata, "correlation_id": correlation_id}
                 copy.write_row(
                     (
                         next(positions),

@@ -20,11 +20,19 @@ from apps.orders.handlers import (
     place_order,
     ship_order,
 )
+from bench.common import batch_metadata
 
 BATCH_SIZE = 1000
-BATCH_METADATA = {"actor": "bench", "command": "BulkImport"}
 
-__all__ = ["BATCH_SIZE", "batch_append", "batch_events", "global_log_iter", "head_position", "order_workload"]
+__all__ = [
+    "BATCH_SIZE",
+    "batch_append",
+    "batch_events",
+    "batch_metadata",
+    "global_log_iter",
+    "head_position",
+    "order_workload",
+]
 
 
 def order_workload(order_id: str) -> None:
@@ -42,23 +50,26 @@ def order_load(order_id: str) -> Order:
 
 
 def batch_events() -> list[NewEvent]:
-    """A thousand valid OrderLineAdded events, the payload of one batch append."""
+    """A thousand valid OrderLineAdded events, the payload of one batch append (metadata left to each call)."""
     return [
         NewEvent(
             "OrderLineAdded",
             {"order_id": "bulk", "sku": f"SKU-{i % 97}", "quantity": 1 + i % 5, "unit_price_cents": 100 + i},
-            BATCH_METADATA,
         )
         for i in range(BATCH_SIZE)
     ]
 
 
 def batch_append(events: list[NewEvent]) -> Callable[[], int]:
-    """A step that appends ``events`` to a fresh stream in one call."""
+    """A step that appends ``events`` to a fresh stream in one call, with this call's metadata."""
 
     def step() -> int:
+        metadata = batch_metadata()
         append_to_stream(
-            stream_id=f"order-bulk-{uuid.uuid4().hex}", stream_type="order", expected_version=NO_STREAM, events=events
+            stream_id=f"order-bulk-{uuid.uuid4().hex}",
+            stream_type="order",
+            expected_version=NO_STREAM,
+            events=[NewEvent(event.event_type, event.data, metadata) for event in events],
         )
         return len(events)
 
