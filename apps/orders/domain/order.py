@@ -76,6 +76,8 @@ class Order(Aggregate):
     def cancel(self, reason: str) -> None:
         if self.status is OrderStatus.CANCELLED:
             return
+        if self.status is OrderStatus.NEW:
+            raise RuleViolation("an order that was never placed cannot be cancelled")
         if self.status is OrderStatus.SHIPPED:
             raise RuleViolation("a shipped order cannot be cancelled")
         self.record(ev.OrderCancelled(order_id=self.order_id, reason=reason))

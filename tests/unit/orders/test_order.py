@@ -175,3 +175,10 @@ def test_an_order_refuses_events_of_other_aggregates() -> None:
 
 def test_stream_ids_are_prefixed_with_the_stream_type() -> None:
     assert Order.stream_id_for("order-1") == "order-order-1"
+
+
+def test_an_order_that_was_never_placed_cannot_be_cancelled() -> None:
+    order = Order()
+    with pytest.raises(RuleViolation, match="never placed"):
+        order.cancel("nothing to cancel")
+    assert order.pending == []
