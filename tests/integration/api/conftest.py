@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -8,6 +8,15 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from tests.integration.api.api_calls import ORDER, bearer_client, post_json, user_with_role
+from tests.integration.api.connection_guard import other_connections_to_test_database
+
+
+@pytest.fixture(autouse=True)
+def no_connection_left_behind() -> Iterator[None]:
+    """Fail the test that leaves a second connection to the test database open."""
+    yield
+    left = other_connections_to_test_database()
+    assert not left, f"connections left open on the test database: {left}"
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.test import AsyncClient, Client
 
 from apps.accounts.services import api_token_create
@@ -250,8 +251,13 @@ def test_bad_up_to_version_is_422(viewer_client: Client, order_place: Any) -> No
 @pytest.mark.django_db(transaction=True)  # the ASGI handler runs the view on another thread's connection
 @pytest.mark.usefixtures("nothing_appended")
 async def test_body_over_one_mebibyte_through_asgi_is_413_json(operator: Any) -> None:
-    token = await sync_to_async(api_token_create)(user=operator, name="asgi")
-    body = json.dumps({**ORDER, "customer_id": "c" * (1024 * 1024)})
-    headers = {"Authorization": f"Bearer {token}"}
-    response = await AsyncClient().post("/api/orders", body, content_type="application/json", headers=headers)
+    try:
+        token = await sync_to_async(api_token_create)(user=operator, name="asgi")
+        body = json.dumps({**ORDER, "customer_id": "c" * (1024 * 1024)})
+        headers = {"Authorization": f"Bearer {token}"}
+        response = await AsyncClient().post("/api/orders", body, content_type="application/json", headers=headers)
+    finally:
+        # The handler's worker thread keeps its connection (CONN_MAX_AGE) past the request;
+        # left open it blocks the flush and the test database's drop.
+        await sync_to_async(connections.close_all)()
     assert_error(response, 413, "body_too_large")

@@ -18,19 +18,30 @@ from tests.integration.api.api_calls import ORDER, assert_error, bearer_client, 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+RIVAL_TIMEOUT_SECONDS = 10
+
+
 def rival_append(order_id: str) -> None:
-    """Another writer, on its own connection, commits to the same stream."""
+    """Another writer, on its own connection, commits to the same stream, then hangs up."""
+    errors: list[BaseException] = []
 
     def write() -> None:
         try:
             line = cmds.OrderLine("RIVAL", 1, 1)
             handlers.add_order_line(cmds.AddOrderLine(order_id, line), handlers.CommandContext(actor="rival"))
+        except BaseException as exc:
+            errors.append(exc)
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=write)
+    thread = threading.Thread(target=write, name=f"rival-{order_id}", daemon=True)
     thread.start()
-    thread.join()
+    # A rival stuck behind the request's transaction must fail the test, not hang it
+    # with both connections open.
+    thread.join(timeout=RIVAL_TIMEOUT_SECONDS)
+    assert not thread.is_alive(), "the rival writer is blocked by the request's transaction"
+    if errors:
+        raise errors[0]
 
 
 def race_on_every_load(monkeypatch: pytest.MonkeyPatch, order_id: str, times: int | None) -> list[int]:
@@ -42,6 +53,8 @@ def race_on_every_load(monkeypatch: pytest.MonkeyPatch, order_id: str, times: in
     def load_then_lose(aggregate_class: Any, key: str, **kwargs: Any) -> Any:
         aggregate = real_load(aggregate_class, key, **kwargs)
         # The rival's own handler loads through this too; only the API request races.
+        # Without the thread check each rival would start another rival from inside its
+        # transaction, recursively, until PostgreSQL runs out of connections.
         racing = threading.get_ident() == api_thread and key == order_id
         if racing and (times is None or len(raced) < times):
             rival_append(order_id)
