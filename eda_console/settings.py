@@ -136,6 +136,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 # Periodic tasks: each app adds its entry here ({"name": {"task": ..., "schedule": seconds}}).
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Consumer lag sampler (apps.messaging.lag). Status window: the last N samples within the
+# window's seconds; STOPPED: lag > 0 and no commit for that long. Kafka calls time out fast.
+LAG_SAMPLE_INTERVAL_SECONDS = float(os.environ.get("LAG_SAMPLE_INTERVAL_SECONDS", "5"))
+LAG_RETENTION_HOURS = float(os.environ.get("LAG_RETENTION_HOURS", "24"))
+LAG_STATUS_WINDOW_SAMPLES = int(os.environ.get("LAG_STATUS_WINDOW_SAMPLES", "10"))
+LAG_STATUS_WINDOW_SECONDS = float(os.environ.get("LAG_STATUS_WINDOW_SECONDS", "300"))
+LAG_STOPPED_AFTER_SECONDS = float(os.environ.get("LAG_STOPPED_AFTER_SECONDS", "300"))
+LAG_KAFKA_TIMEOUT_MS = int(os.environ.get("LAG_KAFKA_TIMEOUT_MS", "3000"))
+# Tansu lists the end offset as the last batch's base offset + 1: check it with a fetch.
+LAG_END_OFFSET_CHECK = _env_bool("LAG_END_OFFSET_CHECK", True)
+# A round older than one interval is dropped unrun, so an outage never piles rounds up.
+CELERY_BEAT_SCHEDULE["messaging.consumer_lag_sample"] = {
+    "task": "messaging.consumer_lag_sample",
+    "schedule": LAG_SAMPLE_INTERVAL_SECONDS,
+    "options": {"expires": LAG_SAMPLE_INTERVAL_SECONDS},
+}
+# /metrics accepts this bearer token (for Prometheus), besides a viewer's session or API token.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Websocket pushes (live events, lag, rebuild progress) go through Redis so the worker can reach daphne.
 # redis-py 8 reads with a 5 s socket timeout, the same 5 s that channels_redis blocks in
 # BZPOPMIN: without a longer timeout every idle websocket dies with TimeoutError.
