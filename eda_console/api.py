@@ -10,15 +10,32 @@ Errors share one shape (see eda_console.api_errors). OpenAPI: ``/api/openapi.jso
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI, Schema
 
 from apps.accounts.api_auth import role_auth
 from apps.accounts.roles import user_is_operator, user_is_viewer
 from apps.messaging.api_dead_letters import router as dead_letters_router
 from apps.orders.api import router as orders_router
-from eda_console.api_errors import api_error_handlers_install
+from eda_console.api_errors import api_error_handlers_install, api_view_with_json_405
 
-api = NinjaAPI(
+
+class ConsoleApi(NinjaAPI):
+    """The NinjaAPI whose path views answer a wrong method in the shared error shape."""
+
+    @property
+    def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
+        patterns, app_name, namespace = super().urls
+        wrapped: list[URLResolver | URLPattern] = [
+            URLPattern(p.pattern, api_view_with_json_405(self, p.callback), p.default_args, p.name)
+            if isinstance(p, URLPattern)
+            else p
+            for p in patterns
+        ]
+        return wrapped, app_name, namespace
+
+
+api = ConsoleApi(
     title="EDA Console API",
     version="1.0.0",
     description=__doc__ or "",

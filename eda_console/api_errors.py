@@ -1,19 +1,22 @@
 """One error shape for the whole JSON API.
 
-Every 4xx/5xx the API returns has the body
+Every 4xx/5xx the API returns (a wrong method's 405 included) has the body
 ``{"error": {"code": "...", "message": "...", "field": "..." | null}}``; validation
 errors add ``"details"``, a list of ``{"field", "message", "type"}``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http.response import HttpResponseBase
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
@@ -63,6 +66,37 @@ def _validation_message(error: dict[str, Any], field: str | None) -> str:
         return f"missing field {field!r}"
     where = f"{field}: " if field else ""
     return f"{where}{error.get('msg', 'invalid value')}"
+
+
+def api_view_with_json_405(api: NinjaAPI, view: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap one of ninja's path views so a wrong method gets the shared error shape.
+
+    ninja answers a method no operation of the path takes with a plain-text
+    ``HttpResponseNotAllowed`` before any handler runs; an operation's own responses
+    are never of that class, so only that answer is replaced.
+    """
+
+    def json_405(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = ", ".join(sorted(method.strip() for method in response["Allow"].split(",") if method.strip()))
+        message = f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
+        replaced = api.create_response(request, error_body("method_not_allowed", message), status=405)
+        replaced["Allow"] = allowed
+        return replaced
+
+    if iscoroutinefunction(view):
+
+        async def async_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            return json_405(request, await view(request, *args, **kwargs))
+
+        return markcoroutinefunction(functools.wraps(view)(async_wrapped))
+
+    @functools.wraps(view)  # keeps csrf_exempt and the view's name
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return json_405(request, view(request, *args, **kwargs))
+
+    return wrapped
 
 
 def api_unknown_path(request: HttpRequest, path: str = "") -> JsonResponse:

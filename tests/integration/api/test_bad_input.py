@@ -177,6 +177,34 @@ def test_unknown_order_or_stream_is_404(operator_client: Client, method: str, pa
     assert_error(response, 404, "not_found")
 
 
+@pytest.mark.usefixtures("nothing_appended")
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("get", "/api/orders", "POST"),
+        ("put", "/api/orders", "POST"),
+        ("delete", "/api/orders/o-1", "GET"),
+        ("get", "/api/orders/o-1/cancel", "POST"),
+        ("post", "/api/events", "GET"),
+        ("patch", "/api/stock/SKU-1", "GET"),
+        ("get", "/api/dead-letters/replay", "POST"),
+    ],
+)
+def test_wrong_method_is_405_json_with_allow_header(
+    operator_client: Client, method: str, path: str, allowed: str
+) -> None:
+    response = getattr(operator_client, method)(path)
+    error = assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == allowed
+    assert method.upper() in error["message"] and allowed in error["message"]
+
+
+def test_wrong_method_lists_every_allowed_method(operator_client: Client) -> None:
+    response = operator_client.delete("/api/failure-rules")
+    assert_error(response, 405, "method_not_allowed")
+    assert response["Allow"] == "GET, POST"
+
+
 def test_confirming_a_cancelled_order_is_409_and_appends_nothing(operator_client: Client, order_place: Any) -> None:
     order_id = order_place()["order_id"]
     post_json(operator_client, f"/api/orders/{order_id}/cancel", {"reason": "x"})
