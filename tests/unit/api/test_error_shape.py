@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
+from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.response import HttpResponseBase
+from django.test import RequestFactory
 from ninja import NinjaAPI, Schema
 from ninja.testing import TestClient
 
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.orders.domain.errors import InvalidCommand, RuleViolation
 from apps.orders.schemas import CommandIn
-from eda_console.api_errors import ApiError, api_error_handlers_install
+from eda_console.api_errors import ApiError, api_error_handlers_install, api_view_with_json_405
 
 
 class Line(CommandIn):
@@ -82,3 +87,36 @@ def test_domain_and_store_errors_map_to_status_codes() -> None:
 
 def test_unexpected_errors_do_not_leak_their_message() -> None:
     assert "oops" not in client.get("/raise/bug").content.decode()
+
+
+def _not_allowed_view(request: HttpRequest) -> HttpResponseBase:
+    return HttpResponseNotAllowed(["POST", "GET"], content=b"Method not allowed")
+
+
+async def _not_allowed_async_view(request: HttpRequest) -> HttpResponseBase:
+    return _not_allowed_view(request)
+
+
+def test_wrapped_view_turns_ninjas_plain_405_into_the_shared_shape() -> None:
+    view = api_view_with_json_405(api, _not_allowed_view)
+    response = view(RequestFactory().delete("/api/things"))
+    assert (response.status_code, response["Allow"]) == (405, "GET, POST")
+    assert json.loads(response.content)["error"] == {
+        "code": "method_not_allowed",
+        "message": "DELETE is not allowed on /api/things; allowed: GET, POST",
+        "field": None,
+    }
+
+
+def test_wrapped_async_view_stays_async_and_answers_the_same() -> None:
+    view = api_view_with_json_405(api, _not_allowed_async_view)
+    assert iscoroutinefunction(view)
+    response = async_to_sync(view)(RequestFactory().put("/api/things"))
+    assert response.status_code == 405
+    assert json.loads(response.content)["error"]["code"] == "method_not_allowed"
+
+
+def test_wrapped_view_leaves_every_other_response_alone() -> None:
+    plain = HttpResponse(b"ok", status=405)
+    view = api_view_with_json_405(api, lambda request: plain)
+    assert view(RequestFactory().get("/api/things")) is plain
