@@ -8,6 +8,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -17,6 +18,9 @@ from pytest_django.fixtures import Settings
 from apps.accounts.models import ApiToken
 from apps.accounts.roles import user_is_operator, user_is_viewer
 from apps.accounts.services import api_token_create, audit_log_record
+from apps.orders import handlers
+from apps.orders.domain import commands as cmds
+from apps.orders.handlers import CommandContext
 from eda_console.api import api
 from tests.integration.api.api_calls import ORDER, post_json, user_with_role
 
@@ -120,6 +124,44 @@ def test_ensure_demo_operator_reapplies_the_kept_password_after_a_database_reset
     client = Client()
     assert client.login(username="demo", password=password)
     assert client.get("/api/me").json() == {"username": "demo", "viewer": True, "operator": True}
+
+
+def test_demo_operator_can_inspect_the_data_in_the_admin_but_change_nothing(
+    db: None, settings: Settings, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    call_command("ensure_demo_operator", stdout=StringIO())
+    call_command("ensure_demo_operator", stdout=StringIO())
+    passwords = dict(line.split(":", 1) for line in (tmp_path / "demo-credentials.txt").read_text().splitlines())
+    demo = User.objects.get(username="demo")
+    assert demo.is_staff and not demo.is_superuser
+    for app_label in ("eventstore", "messaging", "projections", "accounts"):
+        for model in django_apps.get_app_config(app_label).get_models():
+            assert demo.has_perm(f"{app_label}.view_{model._meta.model_name}"), model
+    granted = {perm.split(".", 1)[1] for perm in demo.get_all_permissions()}
+    assert granted and all(codename.startswith("view_") for codename in granted), granted
+
+    placed = handlers.place_order(
+        cmds.PlaceOrder("admin-1", "cust-1", "EUR", (cmds.OrderLine("SKU-1", 1, 100),)), CommandContext(actor="demo")
+    )
+    token = api_token_create(user=demo, name="laptop")
+    client = Client()
+    assert client.login(username="demo", password=passwords["demo"])
+    assert client.get("/admin/").status_code == 200
+    events_page = client.get("/admin/eventstore/storedevent/")
+    assert events_page.status_code == 200 and "order-admin-1" in events_page.content.decode()
+    event_page = client.get(f"/admin/eventstore/storedevent/{placed.last_position}/change/")
+    assert event_page.status_code == 200 and "OrderPlaced" in event_page.content.decode()
+    assert client.get("/admin/eventstore/eventstream/").status_code == 200
+    assert client.get("/admin/accounts/auditlog/").status_code == 200
+    assert client.get("/admin/eventstore/storedevent/add/").status_code == 403
+    token_id = ApiToken.objects.get().pk
+    assert client.post(f"/admin/accounts/apitoken/{token_id}/delete/", {"post": "yes"}).status_code == 403
+    assert ApiToken.objects.filter(pk=token_id).exists() and token
+
+    viewer = Client()
+    assert viewer.login(username="viewer-demo", password=passwords["viewer-demo"])
+    assert viewer.get("/admin/").status_code == 302
 
 
 def test_admin_shows_audit_entries_read_only_and_never_a_token(db: None) -> None:
