@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 
 from apps.accounts.roles import user_is_operator, user_is_viewer
 from apps.console.live import LIVE_STREAM_CHANNEL_GROUP, LiveEventsMessage, LiveRow
+from apps.messaging.lag import LAG_CHANNEL_GROUP, LagSampledMessage
 from apps.projections.progress import REBUILD_CHANNEL_GROUP, RebuildProgressMessage
 
 ACTIVE_REBUILD_STATUSES = frozenset({"queued", "running", "swapping"})
@@ -87,3 +88,12 @@ class RebuildProgressConsumer(ViewerWebsocketConsumer):
             "console/consumers.html#rebuild-progress", {"rebuild": rebuild, "is_operator": self.is_operator}
         )
         await self.send_json({"type": "rebuild", "projection": message["projection"], "html": html})
+
+
+class LagConsumer(ViewerWebsocketConsumer):
+    """Tells the consumers page that a lag sample was taken, so it reloads at once."""
+
+    groups_joined = (LAG_CHANNEL_GROUP,)
+
+    async def lag_sampled(self, message: LagSampledMessage) -> None:
+        await self.send_json({"type": "lag", "sampled_at": message["sampled_at"]})

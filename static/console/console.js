@@ -24,8 +24,7 @@
     var every = parseInt(chart.dataset.every || "0", 10);
     if (!src || !every) return;
     var busy = false;
-    var timer = setInterval(function () {
-      if (!document.body.contains(chart)) { clearInterval(timer); return; }
+    function refresh() {
       if (document.hidden || busy) return;
       busy = true;
       fetch(src, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -35,7 +34,13 @@
         })
         .catch(function () {})
         .then(function () { busy = false; });
+    }
+    var timer = setInterval(function () {
+      if (!document.body.contains(chart)) { clearInterval(timer); return; }
+      refresh();
     }, every);
+    // A push (e.g. a new lag sample) redraws at once instead of at the next tick.
+    if (chart.dataset.refreshOn) document.body.addEventListener(chart.dataset.refreshOn, refresh);
   }
 
   function drawAll(root) {

@@ -1,8 +1,4 @@
-"""What the console reads from the pipeline (messaging, projections): lag, dead letters, relay.
-
-Those parts are built alongside the console. Where one is not installed yet, its reader
-here returns None and the page says "not measured yet" instead of inventing a number.
-"""
+"""What the console reads from the pipeline: consumer groups and lag, dead letters, heartbeats."""
 
 from __future__ import annotations
 
@@ -10,32 +6,27 @@ import datetime as dt
 import importlib
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.apps import apps
 
 from apps.eventstore.store import head_position
 from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age, relay_heartbeat_get
+from apps.messaging.lag import PartitionLag, consumer_group_status_list, consumer_lag_series
 
 if TYPE_CHECKING:
     from apps.console.selectors.health import HealthCheck
 
 
 @dataclass(frozen=True)
-class PartitionLag:
-    partition: int
-    end_offset: int | None
-    committed_offset: int | None
-    lag: int | None
-
-
-@dataclass(frozen=True)
 class ConsumerGroupRow:
     group_id: str
     status: str
+    reason: str
     total_lag: int | None
     partitions: list[PartitionLag] = field(default_factory=list)
     sampled_at: dt.datetime | None = None
+    last_commit_at: dt.datetime | None = None
     description: str = ""
     # Worker threads consuming for this group whose heartbeat has not expired.
     members: int = 0
@@ -51,68 +42,34 @@ def _module(name: str) -> ModuleType | None:
         raise
 
 
-def _get(item: Any, name: str, default: Any = None) -> Any:
-    if isinstance(item, dict):
-        return item.get(name, default)
-    return getattr(item, name, default)
-
-
-def lag_available() -> bool:
-    return _module("apps.messaging.lag") is not None
-
-
 def consumer_group_list() -> list[ConsumerGroupRow]:
-    """Every registered consumer group, with its sampled status and lag when there are samples."""
-    from apps.messaging.registry import consumer_specs
-
-    sampled: dict[str, Any] = {}
-    lag = _module("apps.messaging.lag")
-    if lag is not None:
-        for item in lag.consumer_group_status_list():
-            sampled[str(_get(item, "group_id"))] = item
+    """Every registered or sampled consumer group: Burrow-style status, lag, partitions, live workers."""
     beats: dict[str, list[float]] = {}
     try:
         for beat in consumer_heartbeat_list():
             beats.setdefault(beat["group_id"], []).append(heartbeat_age(beat))
     except Exception:  # noqa: S110 - Redis down: the health list says so; the table goes on
         pass
-    rows = []
-    descriptions = {spec.group_id: spec.description for spec in consumer_specs()}
-    for group_id in sorted(descriptions.keys() | sampled.keys()):
-        item = sampled.get(group_id)
-        partitions = [
-            PartitionLag(
-                partition=int(_get(part, "partition")),
-                end_offset=_get(part, "end_offset"),
-                committed_offset=_get(part, "committed_offset"),
-                lag=_get(part, "lag"),
-            )
-            for part in (_get(item, "partitions", []) if item is not None else [])
-        ]
-        rows.append(
-            ConsumerGroupRow(
-                group_id=group_id,
-                status=str(_get(item, "status", "NO SAMPLES")) if item is not None else "NO SAMPLES",
-                total_lag=_get(item, "total_lag", _get(item, "lag")) if item is not None else None,
-                partitions=partitions,
-                sampled_at=_get(item, "sampled_at") if item is not None else None,
-                description=descriptions.get(group_id, ""),
-                members=len(beats.get(group_id, [])),
-                last_poll_age=min(beats[group_id]) if group_id in beats else None,
-            )
-        )
-    return rows
-
-
-def lag_series(*, minutes: int = 60) -> list[tuple[dt.datetime, str, int]] | None:
-    """(sampled_at, group_id, total lag) over the last ``minutes``; None without a lag sampler."""
-    lag = _module("apps.messaging.lag")
-    if lag is None:
-        return None
     return [
-        (_get(row, "sampled_at"), str(_get(row, "group_id")), int(_get(row, "lag") or 0))
-        for row in lag.consumer_lag_series(minutes)
+        ConsumerGroupRow(
+            group_id=group.group_id,
+            status=group.status,
+            reason=group.error or group.reason,
+            total_lag=group.total_lag,
+            partitions=group.partitions,
+            sampled_at=group.sampled_at,
+            last_commit_at=group.last_commit_at,
+            description=group.description,
+            members=len(beats.get(group.group_id, [])),
+            last_poll_age=min(beats[group.group_id]) if group.group_id in beats else None,
+        )
+        for group in consumer_group_status_list()
     ]
+
+
+def lag_series(*, minutes: int = 60) -> list[tuple[dt.datetime, str, int]]:
+    """(sampled_at, group_id, total lag) over the last ``minutes``, oldest first."""
+    return [(point.sampled_at, point.group_id, point.lag) for point in consumer_lag_series(minutes)]
 
 
 def dead_letters_waiting() -> int | None:

@@ -25,16 +25,16 @@ LAG_WINDOW_MINUTES = 60
 
 
 def _tables() -> dict[str, Any]:
+    groups = pipeline.consumer_group_list()
     return {
-        "groups": pipeline.consumer_group_list(),
-        "lag_available": pipeline.lag_available(),
+        "groups": groups,
+        "lag_available": any(group.sampled_at for group in groups),
         "projections": projection_lag_list(),
     }
 
 
-def _lag_figure() -> str | None:
-    series = pipeline.lag_series(minutes=LAG_WINDOW_MINUTES)
-    return figure_json(build_lag_figure(series)) if series is not None else None
+def _lag_figure() -> str:
+    return figure_json(build_lag_figure(pipeline.lag_series(minutes=LAG_WINDOW_MINUTES)))
 
 
 @require_GET
@@ -54,10 +54,7 @@ def consumer_tables(request: HttpRequest) -> HttpResponse:
 @require_GET
 @viewer_required
 def lag_chart(request: HttpRequest) -> HttpResponse:
-    figure = _lag_figure()
-    if figure is None:
-        return HttpResponse(status=204)
-    return HttpResponse(figure, content_type="application/json")
+    return HttpResponse(_lag_figure(), content_type="application/json")
 
 
 def _tables_response(request: HttpRequest, message: str, *, status: int = 200) -> HttpResponse:

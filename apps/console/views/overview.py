@@ -28,7 +28,7 @@ def _tiles() -> dict[str, Any]:
         "dead_letters_waiting": pipeline.dead_letters_waiting(),
         "groups": groups,
         "total_lag": sum(group.total_lag or 0 for group in groups),
-        "lag_available": pipeline.lag_available(),
+        "lag_available": any(group.sampled_at for group in groups),
         "health": health,
         "health_ok": sum(1 for check in health if check.ok),
         "health_failing": [check.name for check in health if check.ok is False],

@@ -8,12 +8,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.db import connections
 
 from apps.console.live import live_events_push
 from apps.console.selectors.events import correlation_event_list, event_recent_list
+from apps.messaging.lag import LAG_CHANNEL_GROUP, LagSampledMessage
 from apps.projections.models import ProjectionRebuild
 from apps.projections.progress import rebuild_progress_push
 from eda_console.asgi import application
@@ -50,7 +52,7 @@ async def _connect(path: str, user: User | None) -> tuple[WebsocketCommunicator,
     return communicator, connected
 
 
-@pytest.mark.parametrize("path", ["/ws/live/", "/ws/rebuilds/"])
+@pytest.mark.parametrize("path", ["/ws/live/", "/ws/rebuilds/", "/ws/lag/"])
 async def test_anonymous_websocket_is_refused(path: str) -> None:
     communicator, connected = await _connect(path, None)
     assert not connected
@@ -131,4 +133,18 @@ async def test_an_idle_live_stream_socket_stays_open_past_the_channel_layer_bloc
     events = await sync_to_async(correlation_event_list)(correlation_id=hostile_order.correlation_id)
     await sync_to_async(live_events_push)(events)
     assert (await _received(communicator))["count"] == 2
+    await communicator.disconnect()
+
+
+async def test_a_lag_sample_tells_the_consumers_page_to_reload() -> None:
+    viewer = await sync_to_async(user_with_role)("victor", "viewer")
+    communicator, connected = await _connect("/ws/lag/", viewer)
+    assert connected
+    sampled = LagSampledMessage(
+        type="lag.sampled", topic="order-events", sampled_at="2026-01-01T00:00:00+00:00", error="", groups=[]
+    )
+    layer = get_channel_layer()
+    assert layer is not None
+    await layer.group_send(LAG_CHANNEL_GROUP, dict(sampled))
+    assert await _received(communicator) == {"type": "lag", "sampled_at": "2026-01-01T00:00:00+00:00"}
     await communicator.disconnect()
