@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     re_path(r"^api/(?P<path>.*)$", api_unknown_path),
+    path("metrics", include("apps.messaging.metrics")),
     path("", include("apps.console.urls")),
 ]
