@@ -79,7 +79,7 @@ def build_orders_by_status_figure(rows: Sequence[tuple[str, int]]) -> go.Figure:
         )
     )
     fig = _layout(fig)
-    fig.update_layout(hovermode="closest")
+    fig.update_layout(hovermode="closest", bargap=0.45)
     if not rows:
         _empty_note(fig, "no orders in the read model yet")
     return fig

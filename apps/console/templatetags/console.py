@@ -18,7 +18,7 @@ def json_pretty(value: Any) -> str:
 
 @register.filter
 def json_compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str)
 
 
 @register.filter

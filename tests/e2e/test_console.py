@@ -1,0 +1,187 @@
+"""The console in a real browser against the running stack (web, worker, beat, relay, broker)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Stack, Watched, screenshot
+
+pytestmark = pytest.mark.e2e
+
+# Single quotes: the JSON preview shows them as they are, so the text can be compared whole.
+HOSTILE_CUSTOMER = "<script>alert('xss-1')</script><img src=x onerror=alert(2)>"
+HOSTILE_REASON = "</pre><script>alert(3)</script>"
+ACTION_BUTTONS = "button.action, [data-action]"
+PAGES = ["/", "/live/", "/aggregates/", "/trace/", "/consumers/"]
+
+
+def _order_place(stack: Stack, *, customer_id: str = "cust-e2e") -> dict[str, Any]:
+    body = {
+        "customer_id": customer_id,
+        "currency": "EUR",
+        "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price_cents": 1999}],
+    }
+    placed = stack.api("POST", "/api/orders", body)
+    assert placed["stream_id"].startswith("order-")
+    return dict(placed)
+
+
+def _live_connected(page: Page) -> None:
+    page.goto("/live/")
+    expect(page.locator("#live-conn")).to_have_attribute("data-state", "open")
+
+
+def _traffic(stack: Stack, orders: int) -> None:
+    """Some orders in every status, so the pages (and their screenshots) show a working system."""
+    for index in range(orders):
+        placed = _order_place(stack, customer_id=f"cust-{index % 7}")
+        if index % 3 == 0:
+            stack.api("POST", f"/api/orders/{placed['order_id']}/confirm")
+            if index % 2 == 0:
+                stack.api("POST", f"/api/orders/{placed['order_id']}/ship")
+        elif index % 4 == 1:
+            stack.api("POST", f"/api/orders/{placed['order_id']}/cancel", {"reason": "out of stock"})
+
+
+def test_log_in_shows_the_overview_with_its_charts(stack: Stack, operator_page: Watched) -> None:
+    page = operator_page.page
+    _traffic(stack, 30)
+    page.goto("/")
+    expect(page.locator('.chart[data-chart="orders_by_status"]')).to_have_attribute("data-rendered", "1")
+    page.wait_for_timeout(3_500)
+    expect(page.locator("h1")).to_have_text("Overview")
+    expect(page.locator('.chart[data-chart="event_rate"]')).to_have_attribute("data-rendered", "1")
+    expect(page.locator("nav.nav a")).to_have_count(5)
+    screenshot(page, "overview")
+    assert operator_page.errors == []
+
+
+def test_order_placed_through_the_api_appears_in_the_live_stream_within_2_s(
+    stack: Stack, operator_page: Watched
+) -> None:
+    page = operator_page.page
+    _live_connected(page)
+    placed = _order_place(stack)
+    started = time.monotonic()
+    row = page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"]')
+    expect(row.first).to_be_visible(timeout=2_000)
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"shown after {elapsed:.2f} s"
+    expect(row.first).to_contain_text("OrderPlaced")
+    screenshot(page, "live-stream")
+
+
+def test_live_stream_pauses_and_filters(stack: Stack, operator_page: Watched) -> None:
+    page = operator_page.page
+    _live_connected(page)
+    page.click("#live-pause")
+    placed = _order_place(stack)
+    page.wait_for_timeout(1_500)
+    expect(page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"]')).to_have_count(0)
+    page.click("#live-pause")
+    expect(page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"]')).to_have_count(1, timeout=2_000)
+    page.select_option('select[name="event_type"]', "OrderCancelled")
+    page.wait_for_timeout(400)
+    assert page.locator("#live-rows tr:not([hidden])").evaluate_all(
+        "rows => rows.every(row => row.dataset.type === 'OrderCancelled')"
+    )
+
+
+def test_stream_page_shows_the_events_and_the_state_at_version_1(stack: Stack, viewer_page: Watched) -> None:
+    page = viewer_page.page
+    placed = _order_place(stack)
+    stack.api("POST", f"/api/orders/{placed['order_id']}/cancel", {"reason": "changed my mind"})
+    page.goto(f"/aggregates/stream/{placed['stream_id']}?v=1")
+    expect(page.locator("details.event")).to_have_count(2)
+    expect(page.locator("details.event").first).to_contain_text("OrderPlaced")
+    state = page.locator("#state-panel")
+    expect(state).to_contain_text("State at version 1")
+    expect(state.locator(".state-json")).to_contain_text('"status": "placed"')
+    page.locator("details.event summary").first.click()
+    expect(page.locator("details.event").first.locator("pre.json").first).to_contain_text("cust-e2e")
+    page.locator("details.event").nth(1).locator(".state-link").click()
+    expect(state).to_contain_text("State at version 2")
+    expect(state.locator("table.diff")).to_contain_text("cancelled")
+    screenshot(page, "stream")
+
+
+def test_lag_chart_renders_and_the_consumer_table_shows_each_group(stack: Stack, operator_page: Watched) -> None:
+    page = operator_page.page
+    page.goto("/consumers/")
+    groups = page.locator("table.consumer-groups tr.group-row")
+    expect(groups.first).to_be_visible()
+    shown = set(groups.evaluate_all("rows => rows.map(row => row.dataset.group)"))
+    assert {"console.live-stream", "projection.order_summary"} <= shown
+    expect(page.locator('.chart[data-chart="lag"]')).to_have_attribute("data-rendered", "1", timeout=20_000)
+    expect(page.locator('.chart[data-chart="lag"] svg.main-svg').first).to_be_visible()
+    screenshot(page, "consumers")
+
+
+def test_viewer_sees_no_action_buttons_and_the_operator_does(
+    stack: Stack, viewer_page: Watched, operator_page: Watched
+) -> None:
+    placed = _order_place(stack)
+    pages = [*PAGES, f"/aggregates/stream/{placed['stream_id']}", f"/trace/?correlation_id={placed['correlation_id']}"]
+    for path in pages:
+        viewer_page.page.goto(path)
+        viewer_page.page.wait_for_load_state("networkidle")
+        expect(viewer_page.page.locator(ACTION_BUTTONS)).to_have_count(0)
+    expect(viewer_page.page.locator(".role")).to_have_text("viewer")
+    operator_page.page.goto("/consumers/")
+    expect(operator_page.page.locator('[data-action="rebuild"]').first).to_be_visible()
+
+
+def test_anonymous_visitor_is_sent_to_the_login_page(anonymous_page: Page) -> None:
+    anonymous_page.goto("/live/")
+    assert "/accounts/login/?next=/live/" in anonymous_page.url
+    expect(anonymous_page.locator("#id_username")).to_be_visible()
+    screenshot(anonymous_page, "login")
+
+
+def test_an_event_carrying_html_and_script_is_shown_as_text_and_runs_nothing(
+    stack: Stack, operator_page: Watched
+) -> None:
+    page = operator_page.page
+    _live_connected(page)
+    correlation_id = f"xss-{uuid.uuid4().hex[:8]}"
+    placed = stack.api(
+        "POST",
+        "/api/orders",
+        {
+            "customer_id": HOSTILE_CUSTOMER,
+            "currency": "EUR",
+            "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_cents": 5}],
+        },
+        headers={"X-Correlation-ID": correlation_id},
+    )
+    stack.api(
+        "POST",
+        f"/api/orders/{placed['order_id']}/cancel",
+        {"reason": HOSTILE_REASON},
+        headers={"X-Correlation-ID": correlation_id},
+    )
+    pushed = page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"][data-type="OrderPlaced"]')
+    expect(pushed).to_be_visible(timeout=5_000)
+    expect(pushed.locator("td.data")).to_have_attribute("title", re.compile(re.escape(HOSTILE_CUSTOMER)))
+    cancelled = page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"][data-type="OrderCancelled"]')
+    expect(cancelled).to_contain_text(HOSTILE_REASON)
+    page.goto(f"/aggregates/stream/{placed['stream_id']}?v=1")
+    page.locator("details.event summary").first.click()
+    expect(page.locator("details.event").first).to_contain_text(HOSTILE_CUSTOMER)
+    expect(page.locator("#state-panel .state-json")).to_contain_text(HOSTILE_CUSTOMER)
+    page.goto(f"/trace/?correlation_id={correlation_id}")
+    expect(page.locator(".chart")).to_have_attribute("data-rendered", "1")
+    page.locator(".inline-details summary").last.click()
+    expect(page.locator("ol.timeline")).to_contain_text(HOSTILE_REASON)
+    screenshot(page, "trace")
+    page.goto(f"/aggregates/?q={placed['stream_id']}")
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"], script:not([src]):not([type])').length") == 0
+    assert operator_page.dialogs == []
+    assert operator_page.errors == []
