@@ -102,7 +102,7 @@ def consumer_group_status_evaluate(
     statuses = {partition: status for partition, (status, _) in verdicts.items()}
     status, reason = worst[1]
     if status is LagStatus.OK:
-        return GroupStatus(LagStatus.OK, reason if len(verdicts) == 1 else "every partition keeps up", statuses)
+        return GroupStatus(LagStatus.OK, _ok_reason(_sorted(by_partition), policy, now), statuses)
     others = sum(1 for other in statuses.values() if other is status) - 1
     suffix = f" (and {others} more partition{'s' if others > 1 else ''})" if others else ""
     return GroupStatus(status, f"partition {worst[0]}: {reason}{suffix}", statuses)
@@ -130,7 +130,21 @@ def partition_status_evaluate(
     lags = [sample.lag or 0 for sample in window]
     if all(later >= earlier for earlier, later in pairwise(lags)) and lags[-1] > lags[0]:
         return LagStatus.WARNING, f"lag grew from {lags[0]} to {lags[-1]} while committing"
-    return LagStatus.OK, f"lag {lag}; committing"
+    return LagStatus.OK, f"lag {lag}; committing, not growing"
+
+
+def _ok_reason(by_partition: dict[int, list[PartitionSample]], policy: StatusPolicy, now: dt.datetime) -> str:
+    total = sum(points[-1].lag or 0 for points in by_partition.values())
+    if total <= 0:
+        return "no lag"
+    filled = min(
+        len([sample for sample in points if now - sample.sampled_at <= policy.window][-policy.window_samples :])
+        for points in by_partition.values()
+        if (points[-1].lag or 0) > 0
+    )
+    if filled < policy.window_samples:
+        return f"lag {total}; window not full yet ({filled}/{policy.window_samples} samples)"
+    return f"lag {total}; committing, not growing"
 
 
 def _sorted(by_partition: dict[int, list[PartitionSample]]) -> dict[int, list[PartitionSample]]:

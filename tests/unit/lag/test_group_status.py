@@ -170,3 +170,12 @@ def test_the_default_policy_is_ten_samples_in_five_minutes_and_stopped_after_fiv
         dt.timedelta(minutes=5),
         dt.timedelta(minutes=5),
     )
+
+
+def test_an_ok_group_says_how_much_it_lags_and_whether_the_window_is_full() -> None:
+    lagging = [*series([10, 20], [0, 0], partition=0), *series([10, 20], [3, 4], partition=1)]
+    assert consumer_group_status_evaluate(lagging, policy=POLICY).reason == ("lag 4; window not full yet (2/5 samples)")
+    caught_up = [*series([10, 20], [0, 0], partition=0), *series([10, 20], [0, 0], partition=1)]
+    assert consumer_group_status_evaluate(caught_up, policy=POLICY).reason == "no lag"
+    steady = [*series([10, 20, 30, 40, 50], [3, 2, 3, 2, 3], partition=0), *series([9] * 5, [0] * 5, partition=1)]
+    assert consumer_group_status_evaluate(steady, policy=POLICY).reason == "lag 3; committing, not growing"
