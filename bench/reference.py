@@ -110,11 +110,16 @@ class EsOrders(Application[UUID]):
         self.save(order)
 
 
-def es_application(database: str) -> EsOrders:
-    """An EsOrders application on ``database`` with the library's PostgreSQL persistence."""
+def es_application(database: str, *, create_tables: bool = True) -> EsOrders:
+    """An EsOrders application on ``database`` with the library's PostgreSQL persistence.
+
+    Writer processes pass ``create_tables=False``: the library's CREATE ... IF NOT EXISTS
+    statements collide when several processes run them at once.
+    """
     params = connect_kwargs(database)
     return EsOrders(
         env={
+            "CREATE_TABLE": "y" if create_tables else "n",
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": str(params["dbname"]),
             "POSTGRES_HOST": str(params["host"]),

@@ -1,0 +1,109 @@
+"""Figure 4: reading the global log into event objects, beside eventsourcing's notification log.
+
+Both logs are filled to the same number of events first. A first pass reads ours alone
+and samples the process's RSS, to show that memory stays flat however far the read goes.
+Then both logs are read again from the start in alternating chunks, each chunk timed,
+so a burst of other load on the machine lands on both.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from itertools import islice
+from typing import Any
+
+import psutil
+
+from bench.common import Figure, phase
+from bench.copy_reference import es_notifications_seed
+from bench.reference import EsOrders
+
+MIB = 1024 * 1024
+SECTION = 1000
+CHUNKS = 10
+
+
+def _ours_seed(total: int) -> None:
+    from bench import ours
+
+    step = ours.batch_append(ours.batch_events())
+    head = ours.head_position()
+    with phase("seeding our global log", total) as advance:
+        advance(min(head, total))
+        while head < total:
+            step()
+            advance(min(ours.BATCH_SIZE, total - head))
+            head = ours.head_position()
+
+
+def _ours_events(total: int) -> Iterator[Any]:
+    from bench import ours
+
+    return islice(ours.global_log_iter(after=0, batch_size=SECTION), total)
+
+
+def _es_notifications(app: EsOrders, total: int) -> Iterator[Any]:
+    count = 0
+    start_id = 1
+    while count < total:
+        notifications = app.notification_log.select(start_id, min(SECTION, total - count))
+        if not notifications:
+            raise RuntimeError(f"eventsourcing's log ended after {count} notifications")
+        count += len(notifications)
+        start_id = notifications[-1].id + 1
+        yield from notifications
+
+
+def _memory_pass(total: int) -> tuple[float, float, float]:
+    """RSS growth in MiB over a full read of ours: at 10%, at the end, and at the peak."""
+    process = psutil.Process()
+    gc.collect()
+    base = process.memory_info().rss
+    tenth = max(total // 10, 1)
+    at_tenth = peak = base
+    with phase("reading our global log (memory)", total) as advance:
+        for count, _event in enumerate(_ours_events(total), 1):
+            if count % SECTION == 0 or count == tenth:
+                rss = process.memory_info().rss
+                peak = max(peak, rss)
+                if count == tenth:
+                    at_tenth = rss
+                if count % SECTION == 0:
+                    advance(SECTION)
+    end = process.memory_info().rss
+    return (at_tenth - base) / MIB, (end - base) / MIB, (peak - base) / MIB
+
+
+def _timed_chunks(app: EsOrders, total: int) -> tuple[float, float]:
+    """Events/s of ours and of the reference, read in alternating chunks."""
+    sides = [_ours_events(total), _es_notifications(app, total)]
+    counts = [0, 0]
+    seconds = [0.0, 0.0]
+    chunk = max(total // CHUNKS, 1)
+    with phase("reading both logs, alternating", 2 * total) as advance:
+        while counts[0] < total or counts[1] < total:
+            for side, events in enumerate(sides):
+                start = time.perf_counter()
+                read = sum(1 for _ in islice(events, chunk))
+                seconds[side] += time.perf_counter() - start
+                counts[side] += read
+                advance(read)
+    return counts[0] / seconds[0], counts[1] / seconds[1]
+
+
+def figure_global_log_read(app: EsOrders, es_database: str, total: int) -> Figure:
+    _ours_seed(total)
+    es_notifications_seed(app, es_database, total)
+    at_tenth, at_end, peak = _memory_pass(total)
+    ours_rate, es_rate = _timed_chunks(app, total)
+    memory = f"rss +{at_tenth:.1f} MiB at 10%, +{at_end:.1f} MiB at 100%, peak +{peak:.1f} MiB"
+    return Figure(
+        f"global log read {total} events",
+        ours_rate,
+        "events/s",
+        "eventsourcing 9.5.6 notification log read",
+        es_rate,
+        f">= 100000 events/s with flat memory ({memory})",
+    )
