@@ -129,26 +129,34 @@ def correlation_event_list(*, correlation_id: str, limit: int = 2000) -> list[Re
 
 
 def event_rate_series(*, seconds: int = 300) -> list[tuple[dt.datetime, int]]:
-    """Events recorded per second over the last ``seconds``, oldest first, gaps filled with 0."""
+    """Events recorded per second over the last ``seconds``, oldest first, quiet seconds as 0.
+
+    On PostgreSQL each second boundary is one probe of the ``recorded_at`` index for the
+    first position at or after it; positions are gapless, so the difference between two
+    boundaries is the count between them. That is ``seconds`` index probes whatever the
+    rate, where counting rows would read every event of the window (a million after a
+    burst). Appends that commit out of order can move an event across a boundary.
+    """
     now = timezone.now().replace(microsecond=0)
     since = now - dt.timedelta(seconds=seconds)
-    counts: dict[dt.datetime, int] = {}
+    boundaries = [since + dt.timedelta(seconds=i) for i in range(seconds + 1)]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT date_trunc('second', recorded_at), count(*) FROM eventstore_stored_event"
-                " WHERE recorded_at > %s GROUP BY 1",
-                [since],
+                "SELECT (SELECT position FROM eventstore_stored_event WHERE recorded_at >= t"
+                " ORDER BY recorded_at LIMIT 1) FROM unnest(%s::timestamptz[]) AS t",
+                [boundaries],
             )
-            for second, count in cursor.fetchall():
-                counts[second.astimezone(dt.UTC)] = int(count)
-    else:
-        for recorded_at in StoredEvent.objects.filter(recorded_at__gt=since).values_list("recorded_at", flat=True):
-            second = recorded_at.astimezone(dt.UTC).replace(microsecond=0)
-            counts[second] = counts.get(second, 0) + 1
-    return [
-        (since + dt.timedelta(seconds=i), counts.get(since + dt.timedelta(seconds=i), 0)) for i in range(1, seconds + 1)
-    ]
+            firsts = [row[0] for row in cursor.fetchall()]
+            cursor.execute("SELECT coalesce(max(position), 0) + 1 FROM eventstore_stored_event")
+            beyond = int(cursor.fetchone()[0])
+        starts = [beyond if first is None else int(first) for first in firsts]
+        return [(boundaries[i], max(starts[i + 1] - starts[i], 0)) for i in range(seconds)]
+    counts: dict[dt.datetime, int] = {}
+    for recorded_at in StoredEvent.objects.filter(recorded_at__gte=since).values_list("recorded_at", flat=True):
+        second = recorded_at.astimezone(dt.UTC).replace(microsecond=0)
+        counts[second] = counts.get(second, 0) + 1
+    return [(second, counts.get(second, 0)) for second in boundaries[:-1]]
 
 
 def store_totals() -> dict[str, int]:

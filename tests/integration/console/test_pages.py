@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
 from django.test import Client
 
-from apps.console.selectors.events import PAGE_SIZE, stream_event_page, stream_get
+from apps.console.selectors.events import PAGE_SIZE, event_rate_series, stream_event_page, stream_get
 from apps.console.selectors.state import aggregate_state_at
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
@@ -94,3 +95,14 @@ def test_overview_and_consumers_pages_show_each_registered_group(viewer_client: 
         html = viewer_client.get(path).content.decode()
         assert "console.live-stream" in html
         assert "projection.order_summary" in html or path == "/"
+
+
+@pytest.mark.django_db
+def test_event_rate_counts_each_second_from_positions() -> None:
+    _order("rate-1", lines=3)
+    _order("rate-2")
+    time.sleep(1.1)
+    series = event_rate_series(seconds=10)
+    assert len(series) == 10
+    assert sum(count for _, count in series) == 4
+    assert [second for second, _ in series] == sorted(second for second, _ in series)
