@@ -22,12 +22,15 @@ from bench.reference import EsOrder, EsOrders
 COPY_TABLE_DDL = """
 CREATE SCHEMA IF NOT EXISTS bench_reference;
 DROP TABLE IF EXISTS bench_reference.copied_event;
+DROP TABLE IF EXISTS bench_reference.inserted_row;
+CREATE TABLE bench_reference.inserted_row (id bigserial PRIMARY KEY, stream_id text NOT NULL, data jsonb NOT NULL);
 CREATE TABLE bench_reference.copied_event (
     position bigint, stream_id varchar(200), stream_type varchar(64), version bigint,
     event_type varchar(100), schema_version smallint, data jsonb, metadata jsonb,
     correlation_id varchar(64), recorded_at timestamptz
 );
 """
+INSERT_CEILING = "INSERT INTO bench_reference.inserted_row (stream_id, data) VALUES (%s, %s)"
 _COPY_EVENTS = (
     "COPY bench_reference.copied_event (position, stream_id, stream_type, version, event_type,"
     " schema_version, data, metadata, correlation_id, recorded_at) FROM STDIN"

@@ -85,11 +85,12 @@ def figure_one_writer(app: EsOrders, our_ids: list[str], es_ids: list[uuid.UUID]
     return [Figure("commands 1 writer", ours_rate, "commands/s", "eventsourcing 9.5.6 1 writer", es_rate, ">= 1.5x")]
 
 
-def figure_four_writers(es_database: str) -> list[Figure]:
-    with phase(f"starting {2 * WRITERS} writer processes", 1) as advance:
-        pool = WriterPool({"ours": WRITERS, "eventsourcing": WRITERS}, es_database)
+def figure_four_writers(databases: dict[str, str]) -> list[Figure]:
+    kinds = {"ours": WRITERS, "eventsourcing": WRITERS, "insert": WRITERS}
+    with phase(f"starting {sum(kinds.values())} writer processes", 1) as advance:
+        pool = WriterPool(kinds, databases)
         advance(1)
-    groups = [("ours", WRITERS), ("eventsourcing", WRITERS), ("ours", 1)]
+    groups = [("ours", WRITERS), ("eventsourcing", WRITERS), ("ours", 1), ("insert", WRITERS), ("insert", 1)]
     totals = [[0, 0.0] for _ in groups]
     try:
         with phase(f"commands, {WRITERS} writers", ROUNDS * len(groups)) as advance:
@@ -101,11 +102,20 @@ def figure_four_writers(es_database: str) -> list[Figure]:
                     advance(1)
     finally:
         pool.close()
-    ours_rate, es_rate, one_rate = (done / elapsed for done, elapsed in totals)
+    ours_rate, es_rate, one_rate, insert_rate, insert_one_rate = (done / elapsed for done, elapsed in totals)
     name = f"commands {WRITERS} writers"
     return [
         Figure(name, ours_rate, "commands/s", f"eventsourcing 9.5.6 {WRITERS} writers", es_rate, ">= 2x"),
         Figure(name, ours_rate, "commands/s", "ours 1 writer (same rounds)", one_rate, ">= 2x"),
+        Figure(
+            f"one-row insert per transaction {WRITERS} connections",
+            insert_rate,
+            "inserts/s",
+            "1 connection",
+            insert_one_rate,
+            "none (this machine's ceiling for the writer figures)",
+            context=True,
+        ),
     ]
 
 
@@ -172,11 +182,12 @@ def main() -> int:
 
     our_ids: list[str] = []
     es_ids: list[uuid.UUID] = []
+    databases = {"ours": ours_database, "eventsourcing": es_database}
     figures: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("commands 1 writer", lambda: figure_one_writer(app, our_ids, es_ids)),
-        (f"commands {WRITERS} writers", lambda: figure_four_writers(es_database)),
+        (f"commands {WRITERS} writers", lambda: figure_four_writers(databases)),
         ("batch append 1000 per call", lambda: figure_batch_append(copy_connection)),
-        ("global log read", lambda: [figure_global_log_read(app, es_database, READ_EVENTS)]),
+        ("global log read", lambda: [figure_global_log_read(app, databases, READ_EVENTS)]),
         ("aggregate load 5 events", lambda: figure_aggregate_load(app, our_ids, es_ids)),
     ]
     failed = False

@@ -17,7 +17,10 @@ from contextlib import suppress
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench.common import django_setup, run_for
+import psycopg
+
+from bench.common import connect_kwargs, django_setup, run_for
+from bench.copy_reference import INSERT_CEILING
 from bench.reference import es_application, es_order_workload
 
 ORDER_COMMANDS = 5
@@ -25,7 +28,21 @@ WARMUP_ORDERS = 20
 READY_TIMEOUT = 120.0
 
 
-def _order_step(kind: str, es_database: str) -> Callable[[], int]:
+def _insert_step(database: str) -> Callable[[], int]:
+    """One row per transaction on a plain connection: the machine's ceiling for single-event commands."""
+    connection = psycopg.connect(**connect_kwargs(database), autocommit=True)  # type: ignore[arg-type]
+    stream_id = f"ceiling-{uuid.uuid4().hex}"
+
+    def step() -> int:
+        connection.execute(INSERT_CEILING, (stream_id, '{"order_id": "ceiling"}'), prepare=True)
+        return 1
+
+    return step
+
+
+def _order_step(kind: str, databases: dict[str, str]) -> Callable[[], int]:
+    if kind == "insert":
+        return _insert_step(databases["ours"])
     if kind == "ours":
         django_setup()
         from bench import ours
@@ -35,7 +52,7 @@ def _order_step(kind: str, es_database: str) -> Callable[[], int]:
             return ORDER_COMMANDS
 
         return step
-    app = es_application(es_database, create_tables=False)
+    app = es_application(databases["eventsourcing"], create_tables=False)
 
     def es_step() -> int:
         es_order_workload(app, uuid.uuid4().hex)
@@ -44,10 +61,10 @@ def _order_step(kind: str, es_database: str) -> Callable[[], int]:
     return es_step
 
 
-def _writer(kind: str, es_database: str, pipe: Connection) -> None:
+def _writer(kind: str, databases: dict[str, str], pipe: Connection) -> None:
     """A writer process: warm up, say so, then run for as long as each request says."""
     try:
-        step = _order_step(kind, es_database)
+        step = _order_step(kind, databases)
         for _ in range(WARMUP_ORDERS):
             step()
         pipe.send(("ready", None))
@@ -60,14 +77,15 @@ def _writer(kind: str, es_database: str, pipe: Connection) -> None:
 class WriterPool:
     """Writer processes by kind; ``round(kind, n, seconds)`` runs the first ``n`` together."""
 
-    def __init__(self, kinds: dict[str, int], es_database: str) -> None:
+    def __init__(self, kinds: dict[str, int], databases: dict[str, str]) -> None:
+        """Spawn ``kinds[kind]`` writers of each kind (ours, eventsourcing, insert) and wait until all are warm."""
         context = mp.get_context("spawn")
         self._processes: dict[str, list[tuple[Any, Connection]]] = {}
         for kind, count in kinds.items():
             self._processes[kind] = []
             for _ in range(count):
                 parent_end, child_end = context.Pipe()
-                process = context.Process(target=_writer, args=(kind, es_database, child_end), daemon=True)
+                process = context.Process(target=_writer, args=(kind, databases, child_end), daemon=True)
                 process.start()
                 self._processes[kind].append((process, parent_end))
         try:
