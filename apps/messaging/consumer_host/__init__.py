@@ -1,0 +1,57 @@
+"""The consumer host: one thread per registered :class:`ConsumerSpec`, inside the Celery worker.
+
+The worker's bootstep (``eda_console.celery``) starts it and stops it; tests run it
+in-process the same way. Offsets are committed only after the handlers returned, so a
+killed worker re-reads from its last commit and loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from apps.messaging.consumer_host.loop import ConsumerLoop, consumer_create
+from apps.messaging.registry import ConsumerSpec, consumer_specs
+from apps.messaging.topics import topics_ensure
+
+__all__ = ["ConsumerHost", "ConsumerLoop", "consumer_create"]
+
+logger = logging.getLogger(__name__)
+
+
+class ConsumerHost:
+    """Starts and stops the consumer threads of one process."""
+
+    def __init__(self, specs: Sequence[ConsumerSpec] | None = None) -> None:
+        self.specs = list(specs) if specs is not None else None
+        self.stop_event = threading.Event()
+        self.loops: list[ConsumerLoop] = []
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start one thread per spec (every registered one unless given); returns at once."""
+        specs = self.specs if self.specs is not None else consumer_specs()
+        try:
+            topics_ensure()
+        except Exception as exc:
+            # The loops retry on their own until the broker is back.
+            logger.warning("consumer host: could not check the topics: %s", exc)
+        for index, spec in enumerate(specs):
+            loop = ConsumerLoop(spec, stop=self.stop_event, index=index)
+            thread = threading.Thread(target=loop.run, name=f"consumer:{spec.group_id}", daemon=True)
+            self.loops.append(loop)
+            self.threads.append(thread)
+            thread.start()
+        logger.info("consumer host: started %s", ", ".join(spec.group_id for spec in specs) or "no consumers")
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        """Warm stop: each thread finishes and commits its batch in hand, then leaves its group."""
+        self.stop_event.set()
+        for thread in self.threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning("consumer host: %s did not stop within %.0fs", thread.name, timeout)
+        self.threads.clear()
+        self.loops.clear()
+        logger.info("consumer host: stopped")
