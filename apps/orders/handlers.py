@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.eventstore.store import append_to_stream, stream_read
@@ -78,7 +79,9 @@ def _execute(
     retries = settings.EVENTSTORE_CONFLICT_RETRIES
     for attempt in range(retries + 1):
         try:
-            with transaction.atomic():
+            # The expected version guards the append, so the load needs no transaction of
+            # its own; inside a caller's transaction a savepoint keeps a conflict retryable.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 aggregate = aggregate_load(aggregate_class, key)
                 if must_exist and aggregate.version == 0:
                     raise AggregateNotFound(f"{aggregate_class.stream_type} {key!r} does not exist")
