@@ -98,13 +98,15 @@ def _oldest_unapplied(
     cursors = quote(ProjectionStreamCursor._meta.db_table)
     types = ", ".join(["%s"] * len(event_types))
     with connection.cursor() as cursor:
+        # A correlated lookup per event, not a join: it walks positions in order and stops at
+        # the first unapplied one, whatever the statistics say about a fresh cursor generation.
         cursor.execute(
             f"SELECT e.position, e.recorded_at FROM {events} e"
-            f" LEFT JOIN {cursors} c ON c.projection = %s AND c.generation = %s AND c.stream_id = e.stream_id"
-            f" WHERE e.position > %s AND e.event_type IN ({types})"
-            " AND (c.version IS NULL OR e.version > c.version)"
+            f" WHERE e.position > %s AND e.event_type IN ({types}) AND e.version > coalesce(("
+            f"SELECT c.version FROM {cursors} c"
+            " WHERE c.projection = %s AND c.generation = %s AND c.stream_id = e.stream_id), 0)"
             " ORDER BY e.position LIMIT 1",
-            [name, generation, after, *event_types],
+            [after, *event_types, name, generation],
         )
         row = cursor.fetchone()
     if row is None:

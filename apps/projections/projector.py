@@ -21,7 +21,7 @@ from django.db.models import Model
 
 from apps.eventstore.types import RecordedEvent
 from apps.projections.models import ProjectionStreamCursor
-from apps.projections.rowset import RowSet, table_upsert
+from apps.projections.rowset import RowSet, array_literal, table_upsert
 
 _SQLITE_CHUNK = 900
 
@@ -75,23 +75,34 @@ class ApplyOutcome:
 
 
 def projection_events_apply(
-    *, projector: Projector, events: Sequence[RecordedEvent], target: ApplyTarget, using: str = "default"
+    *,
+    projector: Projector,
+    events: Sequence[RecordedEvent],
+    target: ApplyTarget,
+    using: str = "default",
+    from_ordered_log: bool = False,
 ) -> ApplyOutcome:
     """Apply the events not yet applied to ``target``, in order; call inside a transaction.
 
     Events of other types are passed over; an event at or below its stream's cursor is
     dropped (a duplicate or a replay); the rows and the new cursors are written in bulk.
-    Returns how many events were applied and the highest position among them (0 if none).
+    ``from_ordered_log`` says the caller reads the global log once, in order, into a target
+    nothing else writes (a rebuild): no event can be a duplicate, so the cursors need not
+    be read, only written. Returns how many events were applied and the highest position
+    among them (0 if none).
     """
     handled = [event for event in events if event.event_type in projector.event_types]
     if not handled:
         return ApplyOutcome(0, 0)
-    cursors = stream_cursors_read(
-        projection=target.projection,
-        generation=target.generation,
-        stream_ids={event.stream_id for event in handled},
-        using=using,
-    )
+    if from_ordered_log:
+        cursors: dict[str, int] = {}
+    else:
+        cursors = stream_cursors_read(
+            projection=target.projection,
+            generation=target.generation,
+            stream_ids={event.stream_id for event in handled},
+            using=using,
+        )
     fresh: list[RecordedEvent] = []
     advanced: dict[str, RecordedEvent] = {}
     for event in handled:
@@ -129,9 +140,9 @@ def stream_cursors_read(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT stream_id, version FROM {table}"
-                " WHERE projection = %s AND generation = %s AND stream_id = ANY(%s)",
-                [projection, generation, wanted],
+                f"SELECT stream_id, version FROM {table} WHERE projection = %s AND generation = %s"
+                " AND stream_id = ANY(%s::text[])",
+                [projection, generation, array_literal(wanted)],
             )
             found.update(cursor.fetchall())
         else:

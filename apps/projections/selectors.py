@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from apps.projections.lag import projection_lag_read
+from apps.projections.lag import projection_lag_measure
 from apps.projections.live import consumer_group_for
 from apps.projections.models import (
     ACTIVE_REBUILD_STATUSES,
@@ -51,14 +51,15 @@ def projection_status_list() -> list[ProjectionStatus]:
 
     Status: ``rebuilding`` while a rebuild is queued, running or swapping; else ``ok`` at
     no lag; ``stalled`` when lagging and the checkpoint has not moved for a minute; else
-    ``catching_up``. Lag is defined in apps.projections.lag.
+    ``catching_up``. Lag is defined in apps.projections.lag; measuring it also stores each
+    projection's settled position, so the next measurement starts from there.
     """
     checkpoints = {c.projection: c for c in ProjectionCheckpoint.objects.all()}
     now = timezone.now()
     statuses = []
     for name, projector in PROJECTORS.items():
         checkpoint = checkpoints.get(name) or ProjectionCheckpoint(projection=name)
-        lag = projection_lag_read(name=name)
+        lag = projection_lag_measure(name=name)
         last = ProjectionRebuild.objects.filter(projection=name).order_by("-requested_at").first()
         if last is not None and last.status in ACTIVE_REBUILD_STATUSES:
             status = "rebuilding"

@@ -1,7 +1,8 @@
 """Shadow tables for blue/green rebuilds, the swap that puts one in place, and content digests.
 
-A rebuild writes into ``<table>__shadow``, created with its primary key only so the bulk
-load stays cheap; the live table's other indexes are copied onto it before the swap. The
+A rebuild writes into ``<table>__shadow``, created unlogged with its primary key only so
+the bulk load stays cheap; before the swap it is made durable and gets the live table's
+other indexes. The
 swap renames live to ``__old``, shadow to live, drops the old one and gives the new
 table's indexes the live names back, so migrations keep finding them. On PostgreSQL all
 of it is transactional and readers wait only for the renames.
@@ -47,9 +48,26 @@ def shadow_model(model: type[Model]) -> type[Model]:
 def shadow_tables_create(*, models: Iterable[type[Model]], using: str = "default") -> None:
     """(Re)create empty shadow tables for ``models``, dropping any left by an earlier run."""
     shadow_tables_drop(models=models, using=using)
-    with connections[using].schema_editor() as editor:
+    connection = connections[using]
+    with connection.schema_editor() as editor:
         for model in models:
             editor.create_model(shadow_model(model))
+    if connection.vendor != "postgresql":
+        return
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model in models:
+            shadow = shadow_table_name(model)
+            # The bulk load writes no WAL and maintains only the primary key; a crash loses
+            # nothing a rebuild cannot redo, and shadow_indexes_create makes it durable.
+            cursor.execute(f"ALTER TABLE {quote(shadow)} SET UNLOGGED")
+            cursor.execute(
+                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                " WHERE x.indrelid = %s::regclass AND NOT x.indisprimary",
+                [quote(shadow)],
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f"DROP INDEX {quote(name)}")
 
 
 def shadow_tables_drop(*, models: Iterable[type[Model]], using: str = "default") -> None:
@@ -62,10 +80,10 @@ def shadow_tables_drop(*, models: Iterable[type[Model]], using: str = "default")
 
 
 def shadow_indexes_create(*, models: Iterable[type[Model]], using: str = "default") -> None:
-    """Give each shadow table the live table's secondary indexes, under interim names (PostgreSQL).
+    """Make each shadow table durable and give it the live table's secondary indexes (PostgreSQL).
 
-    Building them once after the bulk load is cheaper than maintaining them during it. On
-    SQLite the swap creates them instead.
+    Building the indexes once after the bulk load is cheaper than maintaining them during
+    it; they get interim names until the swap. On SQLite the swap creates them instead.
     """
     connection = connections[using]
     if connection.vendor != "postgresql":
@@ -74,6 +92,7 @@ def shadow_indexes_create(*, models: Iterable[type[Model]], using: str = "defaul
     with connection.cursor() as cursor:
         for model in models:
             shadow = shadow_table_name(model)
+            cursor.execute(f"ALTER TABLE {quote(shadow)} SET LOGGED")
             present = {_signature(sql) for sql in _index_sql(cursor, connection.vendor, shadow).values()}
             for name, sql in _index_sql(cursor, connection.vendor, model._meta.db_table).items():
                 if _signature(sql) in present:

@@ -5,9 +5,10 @@
    generation. The live model keeps serving and the live consumer keeps applying.
 2. Copy the live table's indexes onto the shadow, then catch up with what was appended
    meanwhile, still outside the lock, until reads come back short.
-3. Swap, in one transaction: take the projection's lock (the live applier waits), read
-   the last events into the shadow, rename shadow to live, and point the checkpoint at
-   the new generation of cursors and at the last position read. Every event at or below
+3. Mark the job swapping (no cancel from here on), then in one transaction: take the
+   projection's lock (the live applier waits), read the last events into the shadow,
+   rename shadow to live, point the checkpoint at the new generation of cursors and at
+   the last position read, and mark the job done. Every event at or below
    that position is in the new model and its cursors; every later one has a higher
    stream version than the cursors, so the live consumer applies it: nothing is lost or
    applied twice.
@@ -29,7 +30,7 @@ from django.utils import timezone
 from apps.eventstore.models import StoredEvent
 from apps.eventstore.store import global_log_read, head_position
 from apps.projections.live import projection_checkpoint_get, projection_lock
-from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, RebuildStatus
+from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, ProjectionStreamCursor, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projector import ApplyTarget, Projector, projection_events_apply
 from apps.projections.projectors import projector_get
@@ -86,8 +87,9 @@ def projection_rebuild_run(
         rebuild_finish(job, status=RebuildStatus.DONE)
         try:
             run.old_cursors_delete()
+            run.analyze()
         except Exception:
-            logger.exception("rebuild %s of %s: old cursors left behind", job.id, job.projection)
+            logger.exception("rebuild %s of %s: clean-up after the swap failed", job.id, job.projection)
     if on_progress is not None:
         on_progress(job)
     return job
@@ -107,6 +109,7 @@ class _Run:
         self.started = time.monotonic()
         self.reported = 0.0
         self.generation = 0
+        self.swapped = False
 
     def execute(self) -> None:
         live_generation = projection_checkpoint_get(name=self.name).generation
@@ -137,7 +140,9 @@ class _Run:
         if not batch:
             return 0
         with transaction.atomic():
-            outcome = projection_events_apply(projector=self.projector, events=batch, target=self.target)
+            outcome = projection_events_apply(
+                projector=self.projector, events=batch, target=self.target, from_ordered_log=True
+            )
         self.position = batch[-1].position
         self.read += len(batch)
         self.job.applied_count += outcome.applied
@@ -157,18 +162,18 @@ class _Run:
             rebuild_progress_push(self.job)
 
     def _swap(self) -> None:
+        # Past this point a cancel is refused: the job is swapping.
+        swapping = ProjectionRebuild.objects.filter(pk=self.job.pk, status=RebuildStatus.RUNNING).update(
+            status=RebuildStatus.SWAPPING, eta_seconds=None
+        )
+        if not swapping:
+            raise _Cancelled
+        self.job.refresh_from_db()
+        rebuild_progress_push(self.job)
         with transaction.atomic():
             projection_lock(name=self.name)
             while self._step():
                 pass
-            swapping = ProjectionRebuild.objects.filter(pk=self.job.pk, status=RebuildStatus.RUNNING).update(
-                status=RebuildStatus.SWAPPING,
-                events_done=self.read,
-                events_total=self.read,
-                applied_count=self.job.applied_count,
-            )
-            if not swapping:
-                raise _Cancelled
             live_generation = projection_checkpoint_get(name=self.name).generation
             if live_generation != self.generation - 1:
                 raise RuntimeError(
@@ -176,18 +181,44 @@ class _Run:
                     f" {self.generation - 1}); another rebuild swapped in first"
                 )
             shadow_swap(models=self.projector.models)
+            now = timezone.now()
             ProjectionCheckpoint.objects.filter(projection=self.name).update(
                 generation=self.generation,
                 position=self.position,
                 applied_count=self.job.applied_count,
                 settled_position=self.position,
-                updated_at=timezone.now(),
+                updated_at=now,
             )
-        self.job.refresh_from_db()
-        rebuild_progress_push(self.job)
+            # Done is committed with the swap: the job is done exactly when the new model is live.
+            ProjectionRebuild.objects.filter(pk=self.job.pk).update(
+                status=RebuildStatus.DONE,
+                finished_at=now,
+                events_done=self.read,
+                events_total=self.read,
+                applied_count=self.job.applied_count,
+                heartbeat_at=now,
+            )
+        self.swapped = True
+
+    def analyze(self) -> None:
+        """Give the planner statistics for the swapped-in tables and the new cursor generation.
+
+        Without them it takes the new generation for empty and scans all of its cursors
+        for every batch the live consumer applies.
+        """
+        connection = connections["default"]
+        if connection.vendor != "postgresql":
+            return
+        quote = connection.ops.quote_name
+        tables = [model._meta.db_table for model in self.projector.models]
+        with connection.cursor() as cursor:
+            for table in [*tables, ProjectionStreamCursor._meta.db_table]:
+                cursor.execute(f"ANALYZE {quote(table)}")
 
     def discard(self) -> None:
         """Drop what the run built; the live tables and cursors are not touched."""
+        if self.swapped:
+            return
         try:
             shadow_tables_drop(models=self.projector.models)
             if self.generation:

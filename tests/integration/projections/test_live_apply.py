@@ -127,3 +127,34 @@ def test_the_applier_works_on_sqlite_too(db: None) -> None:
         assert projection_digest(name=name, using="sqlite") == digest
         checkpoint = ProjectionCheckpoint.objects.using("sqlite").get(projection=name)
         assert checkpoint.applied_count == sum(e.event_type in PROJECTORS[name].event_types for e in events)
+
+
+def test_odd_characters_in_stream_and_row_keys_survive_the_bulk_queries(db: None) -> None:
+    order_id = 'we"ird\\id,{x} ünï'
+    append_to_stream(
+        stream_id=f"order-{order_id}",
+        stream_type="order",
+        expected_version=NO_STREAM,
+        events=[
+            NewEvent(
+                "OrderPlaced",
+                {
+                    "order_id": order_id,
+                    "customer_id": 'c"\\,}',
+                    "currency": "EUR",
+                    "lines": [{"sku": "S", "quantity": 1, "unit_price_cents": 5}],
+                },
+            ),
+            NewEvent("OrderConfirmed", {"order_id": order_id}),
+        ],
+    )
+    events = store_events()
+    for name in ("order_summary", "customer_order_stats"):
+        projection_batch_handle(name=name, events=events[:1])
+        projection_batch_handle(name=name, events=events)
+        projection_batch_handle(name=name, events=events)
+        assert ProjectionCheckpoint.objects.get(projection=name).applied_count == len(
+            [e for e in events if e.event_type in PROJECTORS[name].event_types]
+        )
+    assert OrderSummary.objects.get(order_id=order_id).status == "confirmed"
+    assert ProjectionStreamCursor.objects.get(projection="order_summary", stream_id=f"order-{order_id}").version == 2

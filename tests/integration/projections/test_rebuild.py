@@ -167,3 +167,25 @@ def test_finished_rebuilds_are_audited_with_their_outcome(traffic: list[Recorded
     assert entry.parameters["job_id"] == str(job.id)
     assert job.finished_at is not None and job.started_at is not None
     assert job.events_done == job.events_total == len(traffic)
+
+
+def test_a_rebuild_that_fails_at_the_swap_is_recorded_and_leaves_live_untouched(
+    traffic: list[RecordedEvent],
+) -> None:
+    name = "stock_level"
+    deliver_with_duplicates(name, traffic)
+    live_digest = projection_digest(name=name)
+    job = projection_rebuild_request(name=name, actor="tests", enqueue=False)
+
+    def another_swap_lands_first(progress: ProjectionRebuild) -> None:
+        ProjectionCheckpoint.objects.filter(projection=name).update(generation=7)
+
+    job = projection_rebuild_run(job_id=job.id, batch_size=100, on_progress=another_swap_lands_first)
+
+    assert job.status == "failed"
+    assert "another rebuild swapped in first" in job.error
+    assert projection_digest(name=name) == live_digest
+    assert not table_names("%%__shadow")
+    assert job.generation == 2
+    assert not ProjectionStreamCursor.objects.filter(projection=name, generation=2).exists()
+    assert AuditLog.objects.get(action="projection.rebuild.finished").outcome == "failed"
