@@ -204,6 +204,7 @@ def test_an_undecodable_message_becomes_a_dead_letter_and_the_consumer_goes_on(
     recording_consumer.wait_for(6, timeout=45)
     until(lambda: DeadLetter.objects.filter(group_id=recording_consumer.group_id).exists(), timeout=10)
     dead = DeadLetter.objects.get(group_id=recording_consumer.group_id)
+    assert dead.raw_value is not None
     assert bytes(dead.raw_value) == b"\x00 not an event"
     assert dead.position is None
     assert dead.error_class.endswith("UndecodableMessage")
