@@ -157,10 +157,12 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # Websocket pushes (live events, lag, rebuild progress) go through Redis so the worker can reach daphne.
 # redis-py 8 reads with a 5 s socket timeout, the same 5 s that channels_redis blocks in
 # BZPOPMIN: without a longer timeout every idle websocket dies with TimeoutError.
+# group_expiry: the console's websockets renew their membership every minute, so members
+# left by a web process that died go after 5 minutes instead of the default day.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "group_expiry": 300},
     },
 }
 

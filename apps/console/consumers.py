@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -19,22 +21,43 @@ _FILTER_MAX_LENGTH = 200
 
 
 class ViewerWebsocketConsumer(AsyncJsonWebsocketConsumer):
-    """Refuses the handshake (HTTP 403) unless the user is logged in with a role."""
+    """Refuses the handshake (HTTP 403) unless the user is logged in with a role.
+
+    Group membership is renewed every ``GROUP_RENEW_SECONDS``, well inside the channel
+    layer's ``group_expiry``: a web process that dies without discarding its members
+    leaves them behind only until they expire, and every push pays for each one.
+    """
 
     groups_joined: tuple[str, ...] = ()
+    GROUP_RENEW_SECONDS = 60.0
 
     async def connect(self) -> None:
+        self._renewal: asyncio.Task[None] | None = None
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not await database_sync_to_async(user_is_viewer)(user):
             await self.close()
             return
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self._groups_join()
         await self.accept()
+        self._renewal = asyncio.create_task(self._groups_renew())
 
     async def disconnect(self, code: int) -> None:
+        renewal = getattr(self, "_renewal", None)
+        if renewal is not None:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def _groups_join(self) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def _groups_renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.GROUP_RENEW_SECONDS)
+            await self._groups_join()
 
 
 class LiveStreamConsumer(ViewerWebsocketConsumer):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +14,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.db import connections
 
-from apps.console.live import live_events_push
+from apps.console.consumers import LiveStreamConsumer
+from apps.console.live import LIVE_STREAM_CHANNEL_GROUP, live_events_push
 from apps.console.selectors.events import correlation_event_list, event_recent_list
 from apps.messaging.lag import LAG_CHANNEL_GROUP, LagSampledMessage
 from apps.projections.models import ProjectionRebuild
@@ -147,4 +149,22 @@ async def test_a_lag_sample_tells_the_consumers_page_to_reload() -> None:
     assert layer is not None
     await layer.group_send(LAG_CHANNEL_GROUP, dict(sampled))
     assert await _received(communicator) == {"type": "lag", "sampled_at": "2026-01-01T00:00:00+00:00"}
+    await communicator.disconnect()
+
+
+async def test_a_socket_whose_group_membership_expired_rejoins(
+    hostile_order: HostileOrder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(LiveStreamConsumer, "GROUP_RENEW_SECONDS", 0.2)
+    viewer = await sync_to_async(user_with_role)("victor", "viewer")
+    communicator, connected = await _connect("/ws/live/", viewer)
+    assert connected
+    layer = get_channel_layer()
+    # What group_expiry does to a member that stopped renewing: its group entry is gone.
+    async with layer.connection(layer.consistent_hash(LIVE_STREAM_CHANNEL_GROUP)) as redis:
+        await redis.delete(layer._group_key(LIVE_STREAM_CHANNEL_GROUP))
+    await asyncio.sleep(0.5)
+    events = await sync_to_async(correlation_event_list)(correlation_id=hostile_order.correlation_id)
+    await sync_to_async(live_events_push)(events)
+    assert (await _received(communicator))["count"] == 2
     await communicator.disconnect()
