@@ -189,3 +189,12 @@ def test_a_rebuild_that_fails_at_the_swap_is_recorded_and_leaves_live_untouched(
     assert job.generation == 2
     assert not ProjectionStreamCursor.objects.filter(projection=name, generation=2).exists()
     assert AuditLog.objects.get(action="projection.rebuild.finished").outcome == "failed"
+
+
+def test_the_celery_task_runs_the_job_it_is_given(traffic: list[RecordedEvent]) -> None:
+    from apps.projections.tasks import projection_rebuild_task
+
+    job = projection_rebuild_request(name="order_activity", actor="tests", enqueue=False)
+    projection_rebuild_task.apply(args=[str(job.id)]).get()
+    job.refresh_from_db()
+    assert job.status == "done", job.error
