@@ -5,14 +5,13 @@
 (function () {
   "use strict";
 
-  var FLUSH_MS = 100;
+  var FLUSH_MS = 150;
   var RATE_WINDOW_S = 5;
 
   document.addEventListener("DOMContentLoaded", function () {
-    var tbody = document.getElementById("live-rows");
-    if (!tbody) return;
-    var table = tbody.closest("table");
-    var ROWS_MAX = parseInt(table.dataset.rowsMax || "500", 10);
+    var body = document.getElementById("live-rows");
+    if (!body) return;
+    var ROWS_MAX = parseInt(body.parentElement.dataset.rowsMax || "500", 10);
     var form = document.getElementById("live-filters");
     var pauseButton = document.getElementById("live-pause");
     var clearButton = document.getElementById("live-clear");
@@ -50,13 +49,12 @@
 
     function applyFiltersToShownRows() {
       var f = filters();
-      for (var i = 0; i < tbody.rows.length; i++) {
-        tbody.rows[i].hidden = !rowMatches(tbody.rows[i], f);
-      }
+      var rows = body.children;
+      for (var i = 0; i < rows.length; i++) rows[i].hidden = !rowMatches(rows[i], f);
     }
 
     function trim() {
-      var rows = tbody.rows;
+      var rows = body.children;
       if (rows.length <= ROWS_MAX) return;
       var range = document.createRange();
       range.setStartBefore(rows[ROWS_MAX]);
@@ -76,7 +74,7 @@
       var batch = queue.length > ROWS_MAX ? queue.slice(queue.length - ROWS_MAX) : queue;
       queue = [];
       // Newest first: the batch is oldest first, so it is written reversed on top.
-      tbody.insertAdjacentHTML("afterbegin", batch.reverse().join(""));
+      body.insertAdjacentHTML("afterbegin", batch.reverse().join(""));
       trim();
     }
 
@@ -168,7 +166,7 @@
       }
     });
     clearButton.addEventListener("click", function () {
-      tbody.textContent = "";
+      body.textContent = "";
       queue = [];
     });
 

@@ -202,7 +202,7 @@ def pipeline_ready(stack: Stack, browser: Browser) -> Stack:
         while time.monotonic() < deadline:
             placed = stack.api("POST", "/api/orders", WARM_UP_ORDER)
             try:
-                page.wait_for_selector(f'#live-rows tr[data-stream="{placed["stream_id"]}"]', timeout=3_000)
+                page.wait_for_selector(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"]', timeout=3_000)
                 return stack
             except PlaywrightTimeoutError:
                 continue
@@ -214,7 +214,9 @@ def pipeline_ready(stack: Stack, browser: Browser) -> Stack:
 
 def _context(browser: Browser, stack: Stack) -> BrowserContext:
     context = browser.new_context(base_url=stack.base_url, viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
+    # Generous: the machine may be busy with other suites; the latency test has its own 2 s bound.
+    context.set_default_timeout(20_000)
+    context.set_default_navigation_timeout(30_000)
     return context
 
 

@@ -69,7 +69,7 @@ def test_order_placed_through_the_api_appears_in_the_live_stream_within_2_s(
     _live_connected(page)
     placed = _order_place(stack)
     started = time.monotonic()
-    row = page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"]')
+    row = page.locator(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"]')
     expect(row.first).to_be_visible(timeout=2_000)
     elapsed = time.monotonic() - started
     assert elapsed < 2.0, f"shown after {elapsed:.2f} s"
@@ -83,12 +83,12 @@ def test_live_stream_pauses_and_filters(stack: Stack, operator_page: Watched) ->
     page.click("#live-pause")
     placed = _order_place(stack)
     page.wait_for_timeout(1_500)
-    expect(page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"]')).to_have_count(0)
+    expect(page.locator(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"]')).to_have_count(0)
     page.click("#live-pause")
-    expect(page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"]')).to_have_count(1, timeout=2_000)
+    expect(page.locator(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"]')).to_have_count(1, timeout=2_000)
     page.select_option('select[name="event_type"]', "OrderCancelled")
     page.wait_for_timeout(400)
-    assert page.locator("#live-rows tr:not([hidden])").evaluate_all(
+    assert page.locator("#live-rows .lrow:not([hidden])").evaluate_all(
         "rows => rows.every(row => row.dataset.type === 'OrderCancelled')"
     )
 
@@ -166,10 +166,10 @@ def test_an_event_carrying_html_and_script_is_shown_as_text_and_runs_nothing(
         {"reason": HOSTILE_REASON},
         headers={"X-Correlation-ID": correlation_id},
     )
-    pushed = page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"][data-type="OrderPlaced"]')
+    pushed = page.locator(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"][data-type="OrderPlaced"]')
     expect(pushed).to_be_visible(timeout=5_000)
-    expect(pushed.locator("td.data")).to_have_attribute("title", re.compile(re.escape(HOSTILE_CUSTOMER)))
-    cancelled = page.locator(f'#live-rows tr[data-stream="{placed["stream_id"]}"][data-type="OrderCancelled"]')
+    expect(pushed.locator(".data")).to_have_attribute("title", re.compile(re.escape(HOSTILE_CUSTOMER)))
+    cancelled = page.locator(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"][data-type="OrderCancelled"]')
     expect(cancelled).to_contain_text(HOSTILE_REASON)
     page.goto(f"/aggregates/stream/{placed['stream_id']}?v=1")
     page.locator("details.event summary").first.click()
