@@ -1,0 +1,131 @@
+"""``python -m bench.pipeline``: the Kafka pipeline's four speed figures, each beside its reference.
+
+Prints one line per figure on stdout (progress and notes go to stderr)::
+
+    bench: <name>: <value> <unit> | reference <name>: <value> | ratio <x.xx> | goal <goal>
+
+1. relay throughput: the relay vs a bare kafka-python producer (``bench/pipeline_kafka.py``);
+2. apply rate of the ``order_summary`` consumer vs a bare consumer (same module);
+3. end to end, command appended -> OrderSummary row shows it, at 200 events/s, p50 and p99,
+   with the relay and a Celery worker as processes (``bench/pipeline_e2e.py``);
+4. rebuild of OrderSummary from 1,000,000 events, rate and peak RSS of the rebuilding
+   process, vs reading the global log alone (``bench/pipeline_rebuild.py``).
+
+Databases: ``eda_bench_pipeline`` (figures 1-3) is dropped, created and migrated every
+run; ``eda_bench_pipeline_rebuild`` keeps its 1,000,000 events between runs (generating
+them takes minutes) and is only filled up when it holds fewer. A Tansu broker is started
+on a free port for figures 1-2 and a fresh one for figure 3. Redis is
+``BENCH_REDIS_URL`` (default db 12), for heartbeats and the worker's queue.
+
+Knobs: ``BENCH_PIPELINE_EVENTS`` (figures 1-2, default 60000), ``BENCH_PIPELINE_ROUNDS``
+(default 6), ``BENCH_E2E_SECONDS`` (default 60), ``BENCH_E2E_RATE`` (default 200),
+``BENCH_REBUILD_EVENTS`` (default 1000000), ``BENCH_PIPELINE_ONLY`` (a comma list of
+``relay,apply,end,rebuild`` to measure only those). A missed goal is reported, never failed on; a
+figure that cannot be measured prints ``not measured`` and makes the exit code 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.common import Figure, database_recreate, database_url, figure_print, machine_note, phase, stderr
+from eda_console.embedded import free_port, process_stop, tansu_start
+
+DATABASE = "eda_bench_pipeline"
+REBUILD_DATABASE = "eda_bench_pipeline_rebuild"
+EVENTS = int(os.environ.get("BENCH_PIPELINE_EVENTS", "60000"))
+ROUNDS = int(os.environ.get("BENCH_PIPELINE_ROUNDS", "6"))
+E2E_SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "60"))
+E2E_RATE = float(os.environ.get("BENCH_E2E_RATE", "200"))
+REBUILD_EVENTS = int(os.environ.get("BENCH_REBUILD_EVENTS", "1000000"))
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+ONLY = {name.strip() for name in os.environ.get("BENCH_PIPELINE_ONLY", "").split(",") if name.strip()}
+
+
+def _setup(var_dir: Path, bootstrap: str) -> None:
+    """Point Django at the bench database, the first broker and the bench's Redis, and set it up."""
+    os.environ["DATABASE_URL"] = database_url(DATABASE)
+    os.environ["EDA_VAR_DIR"] = str(var_dir)
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    os.environ["REDIS_URL"] = REDIS_URL
+    os.environ["DJANGO_SETTINGS_MODULE"] = "eda_console.settings"
+    # The relay, worker and rebuild children inherit it: their INFO lines would drown the bars.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    # kafka-python warns about its own slow event-loop turns, which a loaded machine makes common.
+    logging.getLogger("kafka").setLevel(logging.ERROR)
+
+
+def main() -> int:
+    machine_note()
+    var_dir = Path(os.environ.get("EDA_VAR_DIR", "/tmp/eda_bench")) / "pipeline"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    broker = tansu_start(port=port, log_path=var_dir / "tansu-1.log")
+    try:
+        with phase("preparing the bench database", 1) as advance:
+            database_recreate(DATABASE)
+            _setup(var_dir, f"127.0.0.1:{port}")
+            from django.core.management import call_command
+
+            call_command("migrate", verbosity=0)
+            advance(1)
+        return _figures(var_dir, broker)
+    finally:
+        process_stop(broker)
+
+
+def _figures(var_dir: Path, broker: object) -> int:
+    from bench.pipeline_e2e import figures_end_to_end
+    from bench.pipeline_kafka import figure_apply, figure_relay
+    from bench.pipeline_rebuild import figures_rebuild
+
+    in_topic = 0
+
+    def relay() -> list[Figure]:
+        nonlocal in_topic
+        figure, in_topic = figure_relay(EVENTS, ROUNDS)
+        return [figure]
+
+    def apply() -> list[Figure]:
+        if not in_topic:
+            raise RuntimeError("needs the relay figure's events in the topic")
+        return [figure_apply(in_topic)]
+
+    def end_to_end() -> list[Figure]:
+        process_stop(broker)  # type: ignore[arg-type]  # figures 1-2 are done with it
+        return figures_end_to_end(var_dir=var_dir, seconds=E2E_SECONDS, rate=E2E_RATE)
+
+    def rebuild() -> list[Figure]:
+        return figures_rebuild(var_dir=var_dir, database=REBUILD_DATABASE, events=REBUILD_EVENTS)
+
+    figures: list[tuple[str, Callable[[], list[Figure]]]] = [
+        ("relay throughput", relay),
+        ("apply rate", apply),
+        ("end to end", end_to_end),
+        ("rebuild", rebuild),
+    ]
+    failed = False
+    for name, measure in figures:
+        if ONLY and name.split()[0] not in ONLY:
+            continue
+        try:
+            for figure in measure():
+                figure_print(figure)
+        except Exception as exc:
+            failed = True
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            print(f"bench: {name}: not measured ({type(exc).__name__}: {reason})", flush=True)
+            stderr.print(traceback.format_exc(), highlight=False)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

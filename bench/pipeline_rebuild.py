@@ -1,0 +1,185 @@
+"""Figure 4 of the pipeline benchmark: rebuilding OrderSummary from 1,000,000 stored events.
+
+The events live in a database of their own (``eda_bench_pipeline_rebuild``) that is kept
+between runs: generating them (whole orders through ``append_to_stream``, see
+``bench/pipeline_orders.py``) takes minutes, so a run only tops it up to the wanted count
+and says whether it reused it. Each side runs as a child process of its own, so its peak
+RSS is its own (``os.wait4``'s ``ru_maxrss``, the kernel's high-water mark):
+
+- ours: ``manage.py rebuild_projection order_summary``, the operator's command (shadow
+  tables, bulk apply, index build, catch-up, swap); the rate is the job's events read
+  over its recorded ``started_at`` to ``finished_at`` (Django's start-up is outside it);
+- reference: ``global_log_iter`` over the same events, in the rebuild's batch size, doing
+  nothing with them, timed inside its process.
+
+The reference runs first, so both sides read a log that is warm in PostgreSQL's cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.common import Figure, connect_kwargs, database_url, phase, stderr
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECTION = "order_summary"
+MIB = 1024 * 1024
+
+
+def _child_env(database: str, var_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(database),
+        "EDA_VAR_DIR": str(var_dir),
+        "DJANGO_SETTINGS_MODULE": "eda_console.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _run_child(argv: list[str], env: dict[str, str], *, show_stdout: bool = False) -> tuple[str, int]:
+    """Run a child to its end; returns its stdout and its peak RSS in bytes.
+
+    Its stderr is ours; with ``show_stdout`` so is its stdout (a progress bar), and none is returned.
+    """
+    stdout: Any = sys.stderr.fileno() if show_stdout else subprocess.PIPE
+    process = subprocess.Popen(argv, cwd=PROJECT_DIR, env=env, stdout=stdout, stderr=None)
+    output = process.stdout.read().decode() if process.stdout is not None else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[-2:])} exited with {process.returncode}: {output.strip()[-300:]}")
+    # Linux reports ru_maxrss in KiB.
+    return output, int(usage.ru_maxrss) * 1024
+
+
+def _python_call(function: str) -> list[str]:
+    return [sys.executable, "-c", f"from bench.pipeline_rebuild import {function}; {function}()"]
+
+
+def _database_ensure(database: str) -> None:
+    """Create the dataset's database when it is missing; never drops it (that is the point)."""
+    if "bench" not in database:
+        raise SystemExit(f"refusing to use database {database!r}: bench databases must have 'bench' in their name")
+    with psycopg.connect(**connect_kwargs("postgres"), autocommit=True) as conn:  # type: ignore[arg-type]
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is None:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database)))
+
+
+def _job_rate(database: str) -> tuple[int, float]:
+    """Events read and seconds taken by the latest finished rebuild of the projection."""
+    with psycopg.connect(**connect_kwargs(database)) as conn:  # type: ignore[arg-type]
+        row = conn.execute(
+            "SELECT events_done, extract(epoch FROM finished_at - started_at), status FROM projections_rebuild"
+            " WHERE projection = %s ORDER BY requested_at DESC LIMIT 1",
+            [PROJECTION],
+        ).fetchone()
+    if row is None or row[2] != "done":
+        raise RuntimeError(f"the rebuild did not finish: {row}")
+    return int(row[0]), float(row[1])
+
+
+def figures_rebuild(*, var_dir: Path, database: str, events: int) -> list[Figure]:
+    _database_ensure(database)
+    env = _child_env(database, var_dir)
+    env["BENCH_REBUILD_EVENTS"] = str(events)
+    output, _ = _run_child(_python_call("dataset_child"), env)
+    dataset = json.loads(output.strip().splitlines()[-1])
+    stored, reused = int(dataset["events"]), bool(dataset["reused"])
+    stderr.print(
+        f"bench: rebuild dataset: {stored:,} events in {dataset['orders']:,} orders"
+        + (" (reused from an earlier run)" if reused else f" ({dataset['appended']:,} generated in this run)"),
+        highlight=False,
+    )
+    with phase(f"reference: global_log_iter over {stored:,} events", 1) as advance:
+        output, read_rss = _run_child(_python_call("log_read_child"), env)
+        advance(1)
+    read = json.loads(output.strip().splitlines()[-1])
+    stderr.print(f"bench: manage.py rebuild_projection {PROJECTION} ({stored:,} events)", highlight=False)
+    started = time.perf_counter()
+    _, rebuild_rss = _run_child([sys.executable, "manage.py", "rebuild_projection", PROJECTION], env, show_stdout=True)
+    wall = time.perf_counter() - started
+    done, seconds = _job_rate(database)
+    stderr.print(
+        f"bench: rebuild read {done:,} events in {seconds:.1f} s ({wall:.1f} s with the command's start-up);"
+        f" the reference read {read['events']:,} in {read['seconds']:.1f} s",
+        highlight=False,
+    )
+    origin = "dataset reused" if reused else "dataset generated in this run"
+    return [
+        Figure(
+            f"rebuild {PROJECTION} from {stored:,} events",
+            done / seconds,
+            "events/s",
+            "global_log_iter alone",
+            read["events"] / read["seconds"],
+            f">= 20000 events/s ({origin})",
+        ),
+        Figure(
+            f"rebuild {PROJECTION} peak RSS",
+            rebuild_rss / MIB,
+            "MiB",
+            "global_log_iter process peak RSS",
+            read_rss / MIB,
+            "< 300 MiB",
+        ),
+    ]
+
+
+def _django() -> None:
+    import django
+
+    django.setup()
+
+
+def dataset_child() -> None:
+    """In the dataset database: migrate, top the log up to BENCH_REBUILD_EVENTS events, analyze; JSON out."""
+    _django()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from apps.eventstore.store import head_position
+    from apps.projections.models import ACTIVE_REBUILD_STATUSES, ProjectionRebuild, RebuildStatus
+    from bench.pipeline_orders import orders_append
+
+    call_command("migrate", verbosity=0)
+    # A bench run killed mid-rebuild leaves its job active, which would refuse the next one.
+    ProjectionRebuild.objects.filter(status__in=ACTIVE_REBUILD_STATUSES).update(
+        status=RebuildStatus.FAILED, error="left active by an interrupted bench run"
+    )
+    wanted = int(os.environ["BENCH_REBUILD_EVENTS"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM eventstore_event_stream")
+        orders = int(cursor.fetchone()[0])
+    head = head_position()
+    appended = 0
+    if head < wanted:
+        with phase(f"generating {wanted - head:,} events (kept for later runs)", wanted - head) as advance:
+            appended, next_order = orders_append(events=wanted - head, prefix="rebuild", start=orders, advance=advance)
+        orders = next_order
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE eventstore_stored_event, eventstore_event_stream")
+    print(json.dumps({"events": head_position(), "orders": orders, "reused": appended == 0, "appended": appended}))
+
+
+def log_read_child() -> None:
+    """Read the whole global log as the rebuild does (same batch size), doing nothing else; JSON out."""
+    _django()
+    from apps.eventstore.store import global_log_iter
+    from apps.projections.rebuild.runner import REBUILD_BATCH_SIZE
+
+    started = time.perf_counter()
+    count = 0
+    for _event in global_log_iter(after=0, batch_size=REBUILD_BATCH_SIZE):
+        count += 1
+    seconds = time.perf_counter() - started
+    peak: Any = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"events": count, "seconds": seconds, "maxrss_kib": peak}))
