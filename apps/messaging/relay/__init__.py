@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -22,7 +23,7 @@ from apps.eventstore.store import global_log_read, head_position
 from apps.messaging.heartbeat import RelayHeartbeat, relay_heartbeat_record
 from apps.messaging.producer import producer_create
 from apps.messaging.relay.models import RelayCheckpoint
-from apps.messaging.relay.publisher import events_publish
+from apps.messaging.relay.publisher import SentBatch, batch_send, batch_settle
 from apps.messaging.relay.wakeup import AppendWaiter
 from apps.messaging.topics import topics_ensure
 
@@ -46,7 +47,12 @@ def relay_checkpoint_save(*, name: str, position: int, using: str = "default") -
 
 
 class Relay:
-    """One relay loop. ``run`` returns when ``stop`` is set, after the batch in hand."""
+    """One relay loop. ``run`` returns when ``stop`` is set, after the batch in hand.
+
+    It keeps one batch in flight while it reads the next from the store, so the
+    producer's network work overlaps the database read; a batch's checkpoint is
+    recorded once all of it (and everything before it) was acknowledged.
+    """
 
     def __init__(
         self,
@@ -71,6 +77,9 @@ class Relay:
             poll_interval=(poll_interval if poll_interval is not None else settings.RELAY_POLL_INTERVAL_MS / 1000),
             stop=self.stop,
         )
+        self._inflight: deque[SentBatch] = deque()
+        self._acknowledged = 0  # the checkpoint: every position up to here is in Kafka
+        self._sent = 0  # the last position handed to the producer
         self._beat: RelayHeartbeat = {
             "name": name,
             "member": f"{socket.gethostname()}:{os.getpid()}",
@@ -89,32 +98,33 @@ class Relay:
 
     def run(self) -> None:
         """Publish until stopped: batches while there is a backlog, then wait for appends."""
-        position = relay_checkpoint_get(name=self.name, using=self.using)
-        logger.info("relay %s: starting at position %d", self.name, position)
+        self._resume()
+        logger.info("relay %s: starting at position %d", self.name, self._acknowledged)
         self._beat["status"] = "running"
         failures = 0
         try:
             while not self.stop.is_set():
                 try:
                     self._prepare()  # retried here while the broker is unreachable
-                    published, position = self._step(position)
+                    read, _ = self._step()
                     failures = 0
                 except Exception:
                     logger.exception("relay %s: batch failed; trying again", self.name)
+                    self._restart_from_checkpoint()
                     close_old_connections()
                     connections[self.using].close()
-                    # ``position`` is still the last one recorded: from there nothing is lost.
                     self.stop.wait(_ERROR_BACKOFF_SECONDS[min(failures, len(_ERROR_BACKOFF_SECONDS) - 1)])
                     failures += 1
                     continue
-                if published == 0:
-                    self._heartbeat(position, force=False)
+                if read == 0 and not self._inflight:
+                    self._heartbeat(force=False)
                     self._waiter.wait()
+            self._drain()  # a warm stop: settle what is in flight so its checkpoint is recorded
         finally:
             self._beat["status"] = "stopped"
-            self._heartbeat(position, force=True)
+            self._heartbeat(force=True)
             self.close()
-            logger.info("relay %s: stopped at position %d", self.name, position)
+            logger.info("relay %s: stopped at position %d", self.name, self._acknowledged)
 
     def run_once(self) -> int:
         """Publish every event after the checkpoint as it stands now; return how many.
@@ -122,12 +132,12 @@ class Relay:
         The producer stays open for the next call; :meth:`close` releases it.
         """
         self._prepare()
-        position = relay_checkpoint_get(name=self.name, using=self.using)
+        self._resume()
         total = 0
         while True:
-            published, position = self._step(position)
-            total += published
-            if published == 0:
+            read, acknowledged = self._step()
+            total += acknowledged
+            if read == 0 and not self._inflight:
                 return total
 
     def close(self) -> None:
@@ -147,37 +157,71 @@ class Relay:
             self._producer = producer_create(client_id=f"eda-relay-{self.name}")
         self._prepared = True
 
-    def _step(self, position: int) -> tuple[int, int]:
-        """One batch: (events acknowledged, new position)."""
-        started = time.monotonic()
-        events = global_log_read(after=position, limit=self.batch_size, using=self.using)
-        if not events:
-            return 0, position
-        assert self._producer is not None
-        published = events_publish(
-            producer=self._producer, topic=self.topic, events=events, flush_timeout=_FLUSH_TIMEOUT_SECONDS
-        )
-        # Positions have holes (rolled-back appends), so the checkpoint is the last event's, not a count.
-        acknowledged = events[published - 1].position if published else position
-        if published:
-            relay_checkpoint_save(name=self.name, position=acknowledged, using=self.using)
-        if published < len(events):
-            # The rest goes again from the checkpoint; wait a moment for the broker.
-            logger.warning("relay %s: %d of %d acknowledged", self.name, published, len(events))
-            self.stop.wait(_ERROR_BACKOFF_SECONDS[0])
-        self._beat["published"] += published
-        self._beat["last_batch_size"] = len(events)
-        self._beat["last_batch_ms"] = round((time.monotonic() - started) * 1000, 2)
-        self._heartbeat(acknowledged, force=False)
-        self._progress_log(acknowledged)
-        return published, acknowledged
+    def _resume(self) -> None:
+        self._inflight.clear()
+        self._acknowledged = self._sent = relay_checkpoint_get(name=self.name, using=self.using)
 
-    def _heartbeat(self, position: int, *, force: bool) -> None:
+    def _restart_from_checkpoint(self) -> None:
+        # What was in flight goes again from the last recorded position: nothing is lost.
+        self._inflight.clear()
+        self._sent = self._acknowledged
+
+    def _step(self) -> tuple[int, int]:
+        """Read and send the next batch, settle what must be settled: (events read, events acknowledged)."""
+        assert self._producer is not None
+        started = time.monotonic()
+        events = global_log_read(after=self._sent, limit=self.batch_size, using=self.using)
+        if events:
+            self._inflight.append(batch_send(producer=self._producer, topic=self.topic, events=events))
+            self._sent = events[-1].position
+            self._beat["last_batch_size"] = len(events)
+        acknowledged = 0
+        if not events and self._inflight:
+            self._producer.flush(timeout=_FLUSH_TIMEOUT_SECONDS)
+        # Keep one batch in flight while the next is read; settle everything when caught up.
+        while len(self._inflight) > (1 if events else 0):
+            acknowledged += self._settle_oldest()
+        if events:
+            self._beat["last_batch_ms"] = round((time.monotonic() - started) * 1000, 2)
+        self._heartbeat(force=False)
+        self._progress_log()
+        return len(events), acknowledged
+
+    def _settle_oldest(self) -> int:
+        batch = self._inflight.popleft()
+        count = batch_settle(batch, timeout=_FLUSH_TIMEOUT_SECONDS)
+        if count:
+            # Positions have holes (rolled-back appends): the checkpoint is an event's position.
+            self._acknowledged = batch.events[count - 1].position
+            relay_checkpoint_save(name=self.name, position=self._acknowledged, using=self.using)
+            self._beat["published"] += count
+        if count < len(batch.events):
+            logger.warning(
+                "relay %s: %d of %d acknowledged; sending again from %d",
+                self.name,
+                count,
+                len(batch.events),
+                self._acknowledged,
+            )
+            self._restart_from_checkpoint()
+            self.stop.wait(_ERROR_BACKOFF_SECONDS[0])
+        return count
+
+    def _drain(self) -> None:
+        if self._inflight and self._producer is not None:
+            try:
+                self._producer.flush(timeout=_FLUSH_TIMEOUT_SECONDS)
+                while self._inflight:
+                    self._settle_oldest()
+            except Exception:
+                logger.exception("relay %s: could not settle the batch in flight", self.name)
+
+    def _heartbeat(self, *, force: bool) -> None:
         now = time.time()
         if not force and now - self._last_beat < _HEARTBEAT_SECONDS:
             return
         self._last_beat = now
-        self._beat["position"] = position
+        self._beat["position"] = self._acknowledged
         try:
             self._beat["head_position"] = head_position(using=self.using)
         except Exception as exc:  # the database is away; the beat still says we are alive
@@ -185,7 +229,7 @@ class Relay:
         self._beat["updated_at"] = now
         relay_heartbeat_record(self._beat)
 
-    def _progress_log(self, position: int) -> None:
+    def _progress_log(self) -> None:
         now = time.monotonic()
         if now - self._last_log < _PROGRESS_LOG_SECONDS:
             return
@@ -193,7 +237,7 @@ class Relay:
         logger.info(
             "relay %s: position %d of %d, %d published (%.0f/s)",
             self.name,
-            position,
+            self._acknowledged,
             self._beat["head_position"],
             self._beat["published"],
             done / (now - self._last_log),

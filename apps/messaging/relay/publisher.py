@@ -1,12 +1,15 @@
-"""Publish one batch of stored events and learn how far Kafka acknowledged it."""
+"""Send one batch of stored events and learn how much of it Kafka acknowledged."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
 
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.codec import event_encode, event_headers
@@ -14,28 +17,43 @@ from apps.messaging.codec import event_encode, event_headers
 logger = logging.getLogger(__name__)
 
 
-def events_publish(
-    *, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent], flush_timeout: float
-) -> int:
-    """Send ``events`` asynchronously, flush once, and return how many of them Kafka acknowledged.
+@dataclass
+class SentBatch:
+    """Events handed to the producer, with the future of each record."""
 
-    The count is of the leading run: ``events[:count]`` were all acknowledged (acks=all);
-    the rest were not, or not in order, and must be sent again.
-    """
+    events: Sequence[RecordedEvent]
+    futures: list[Any]
+
+
+def batch_send(*, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent]) -> SentBatch:
+    """Hand every event to the producer without waiting (key = stream id, JSON value, headers)."""
     send = producer.send
     futures = [
         send(topic, key=event.stream_id.encode(), value=event_encode(event), headers=event_headers(event))
         for event in events
     ]
-    try:
-        producer.flush(timeout=flush_timeout)
-    except KafkaError as exc:
-        logger.warning("relay: flush did not complete in %.0fs: %s", flush_timeout, exc)
+    return SentBatch(events=events, futures=futures)
+
+
+def batch_settle(batch: SentBatch, *, timeout: float) -> int:
+    """Wait for every record of ``batch`` and return how many of its leading events were acknowledged.
+
+    ``batch.events[:count]`` are all in Kafka (acks=all); whatever follows a record that
+    failed or did not complete within ``timeout`` must be sent again.
+    """
+    deadline = time.monotonic() + timeout
     acknowledged = 0
-    for event, future in zip(events, futures, strict=True):
-        if not future.succeeded():
-            if future.failed():
-                logger.warning("relay: position %d not acknowledged: %r", event.position, future.exception)
+    broken = False
+    for event, future in zip(batch.events, batch.futures, strict=True):
+        if broken:
             break
-        acknowledged += 1
+        if not future.is_done:
+            # A failure or a timeout: the future says which, read just below.
+            with contextlib.suppress(Exception):
+                future.get(timeout=max(deadline - time.monotonic(), 0.001))
+        if future.succeeded():
+            acknowledged += 1
+        else:
+            broken = True
+            logger.warning("relay: position %d not acknowledged: %r", event.position, future.exception)
     return acknowledged
