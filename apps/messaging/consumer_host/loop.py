@@ -134,9 +134,12 @@ class ConsumerLoop:
         assigned = list(consumer.assignment())
         consumer.pause(*assigned)
         try:
-            consumer.poll(timeout_ms=0)
+            stray = consumer.poll(timeout_ms=0)
         finally:
             consumer.resume(*assigned)
+        # A partition assigned during that poll was not paused: put its records back.
+        for partition, records in stray.items():
+            consumer.seek(partition, records[0].offset)
         self._last_poll = time.monotonic()
 
     def _batch_note(self, size: int, outcome: BatchOutcome, elapsed: float) -> None:

@@ -230,3 +230,28 @@ def test_a_dead_lettered_event_is_recorded_and_copied_to_the_dlq_topic(
     assert copies[0].key == ids[0].encode()
     assert dict(copies[0].headers)["dlq.error_class"] == b"RuntimeError"
     all_committed(kafka, consumer.group_id, timeout=15)
+
+
+def test_a_batch_slower_than_the_poll_interval_keeps_its_place_in_the_group(
+    kafka: KafkaSetup, hosts: list[ConsumerHost], settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from apps.messaging.dead_letters import DeadLetter
+
+    settings.KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS = 4000
+    settings.CONSUMER_RETRY_BACKOFF_MS = 300  # each failing event takes ~0.9 s to give up on
+    ids = orders_append(streams=8, lines_per_order=0)
+    consumer = RecordingConsumer(fail_when=lambda event: True)
+    relay_publish()
+
+    host_start(hosts, consumer)
+
+    until(lambda: DeadLetter.objects.filter(group_id=consumer.group_id).count() == 8, timeout=60)
+    all_committed(kafka, consumer.group_id, timeout=15)
+    time.sleep(2)
+    evicted = [
+        r.getMessage() for r in caplog.records if "commit failed" in r.getMessage() or "max_poll" in r.getMessage()
+    ]
+    assert evicted == []
+    assert sorted(DeadLetter.objects.filter(group_id=consumer.group_id).values_list("stream_id", flat=True)) == sorted(
+        ids
+    )
