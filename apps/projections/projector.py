@@ -121,7 +121,13 @@ def projection_events_apply(
         model=ProjectionStreamCursor,
         conflict=["projection", "generation", "stream_id"],
         rows=[
-            (target.projection, target.generation, stream_id, event.version, event.position)
+            {
+                "projection": target.projection,
+                "generation": target.generation,
+                "stream_id": stream_id,
+                "version": event.version,
+                "position": event.position,
+            }
             for stream_id, event in advanced.items()
         ],
         using=using,

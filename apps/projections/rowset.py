@@ -74,23 +74,17 @@ class RowSet:
         for model, keys in self._dirty.items():
             if not keys:
                 continue
-            rows = [self._rows[model][key] for key in keys]
-            columns = [field.attname for field in model._meta.concrete_fields]
+            rows = [row for key in keys if (row := self._rows[model][key]) is not None]
             table_upsert(
-                model=self._physical[model],
-                conflict=[str(model._meta.pk.column)],
-                rows=[tuple(row[column] for column in columns) for row in rows if row is not None],
-                using=self._using,
+                model=self._physical[model], conflict=[str(model._meta.pk.column)], rows=rows, using=self._using
             )
             written += len(keys)
             keys.clear()
         return written
 
 
-def table_upsert(
-    *, model: type[Model], conflict: Sequence[str], rows: Sequence[Sequence[Any]], using: str = "default"
-) -> None:
-    """Insert ``rows`` (values in the model's concrete field order) into its table, replacing on ``conflict``.
+def table_upsert(*, model: type[Model], conflict: Sequence[str], rows: Sequence[Row], using: str = "default") -> None:
+    """Insert ``rows`` (dicts keyed by field attname) into the model's table, replacing on ``conflict``.
 
     PostgreSQL gets one ``INSERT ... SELECT FROM json_populate_recordset(...)`` whatever the
     row count; other vendors a parameterised statement per row. Keys must be unique within ``rows``.
@@ -109,15 +103,27 @@ def table_upsert(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One JSON document for all rows: psycopg would otherwise quote every array element in Python.
-            body = orjson.dumps([dict(zip(names, row, strict=True)) for row in rows]).decode()
+            renamed = [(field.attname, str(field.column)) for field in fields if field.attname != field.column]
+            documents = rows if not renamed else [_renamed(row, renamed) for row in rows]
+            body = orjson.dumps(documents).decode()
             columns = ", ".join(quote(name) for name in names)
             table = quote(model._meta.db_table)
             cursor.execute(f"{head}SELECT {columns} FROM json_populate_recordset(NULL::{table}, %s){tail}", [body])
         else:
             adapt = [field.get_db_prep_save for field in fields]
             placeholders = ", ".join(["%s"] * len(fields))
-            prepared = [[prep(value, connection) for prep, value in zip(adapt, row, strict=True)] for row in rows]
+            attnames = [field.attname for field in fields]
+            prepared = [
+                [prep(row[attname], connection) for prep, attname in zip(adapt, attnames, strict=True)] for row in rows
+            ]
             cursor.executemany(f"{head}VALUES ({placeholders}){tail}", prepared)
+
+
+def _renamed(row: Row, renamed: list[tuple[str, str]]) -> Row:
+    document = dict(row)
+    for attname, column in renamed:
+        document[column] = document.pop(attname)
+    return document
 
 
 def _postgres_rows_select(connection: Any, table: type[Model], keys: list[Any]) -> list[Row]:
