@@ -17,14 +17,15 @@ from apps.accounts.services import audit_log_record
 from apps.projections.models import ACTIVE_REBUILD_STATUSES, ProjectionRebuild, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projectors import projector_get
+from apps.projections.rebuild.liveness import rebuild_runner_alive
 
 logger = logging.getLogger(__name__)
 
 # A string actor is a process the operator started by hand (the management command, a
 # test): shell access to the deployment already implies the operator role.
 Actor = User | AnonymousUser | str | None
-# A job whose runner has not reported for this long is taken for dead (its worker was
-# killed); it no longer blocks a new rebuild of the same projection.
+# On SQLite a job whose runner has not reported for this long is taken for dead (its
+# worker was killed); PostgreSQL knows for sure (see liveness.py).
 REBUILD_ABANDONED_AFTER = dt.timedelta(minutes=5)
 AUDIT_REQUEST = "projection.rebuild"
 AUDIT_CANCEL = "projection.rebuild.cancel"
@@ -170,11 +171,13 @@ def rebuild_finish(job: ProjectionRebuild, *, status: str, error: str = "") -> N
 
 def _abandoned_fail(name: str) -> None:
     stale = timezone.now() - REBUILD_ABANDONED_AFTER
+    alive = rebuild_runner_alive(name=name)
     for job in ProjectionRebuild.objects.select_for_update().filter(
         projection=name, status__in=[RebuildStatus.RUNNING, RebuildStatus.SWAPPING]
     ):
-        if (job.heartbeat_at or job.started_at or job.requested_at) < stale:
-            logger.warning("rebuild %s of %s stopped reporting; marking it failed", job.id, name)
+        last_sign = job.heartbeat_at or job.started_at or job.requested_at
+        if not (alive if alive is not None else last_sign >= stale):
+            logger.warning("rebuild %s of %s has no runner any more; marking it failed", job.id, name)
             ProjectionRebuild.objects.filter(pk=job.pk).update(
-                status=RebuildStatus.FAILED, error="abandoned: the runner stopped reporting", finished_at=timezone.now()
+                status=RebuildStatus.FAILED, error="abandoned: its runner stopped", finished_at=timezone.now()
             )

@@ -35,6 +35,7 @@ from apps.projections.progress import rebuild_progress_push
 from apps.projections.projector import ApplyTarget, Projector, projection_events_apply
 from apps.projections.projectors import projector_get
 from apps.projections.rebuild.jobs import rebuild_finish, rebuild_progress_record
+from apps.projections.rebuild.liveness import rebuild_runner_hold
 from apps.projections.tables import (
     shadow_indexes_create,
     shadow_model,
@@ -75,7 +76,8 @@ def projection_rebuild_run(
     projector = projector_get(job.projection)
     run = _Run(job, projector, on_progress, batch_size)
     try:
-        run.execute()
+        with rebuild_runner_hold(name=job.projection):
+            run.execute()
     except _Cancelled:
         run.discard()
         rebuild_finish(job, status=RebuildStatus.CANCELLED)

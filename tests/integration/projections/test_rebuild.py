@@ -198,3 +198,40 @@ def test_the_celery_task_runs_the_job_it_is_given(traffic: list[RecordedEvent]) 
     projection_rebuild_task.apply(args=[str(job.id)]).get()
     job.refresh_from_db()
     assert job.status == "done", job.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_runner_died_no_longer_blocks_a_new_rebuild() -> None:
+    import threading
+
+    from django.db import connection as default_connection
+
+    from apps.projections.rebuild.liveness import rebuild_runner_hold
+
+    orphan = projection_rebuild_request(name="order_summary", actor="tests", enqueue=False)
+    ProjectionRebuild.objects.filter(pk=orphan.pk).update(status="running")
+
+    # While another session holds the runner lock, the job counts as alive.
+    holding, release = threading.Event(), threading.Event()
+
+    def runner() -> None:
+        try:
+            with rebuild_runner_hold(name="order_summary"):
+                holding.set()
+                release.wait(10)
+        finally:
+            default_connection.close()
+
+    thread = threading.Thread(target=runner)
+    thread.start()
+    assert holding.wait(10)
+    with pytest.raises(RebuildAlreadyActive):
+        projection_rebuild_request(name="order_summary", actor="tests", enqueue=False)
+    release.set()
+    thread.join(10)
+
+    # Its session is gone: the job was abandoned, and a new rebuild may start.
+    fresh = projection_rebuild_request(name="order_summary", actor="tests", enqueue=False)
+    orphan.refresh_from_db()
+    assert (orphan.status, orphan.error) == ("failed", "abandoned: its runner stopped")
+    assert fresh.status == "queued"
