@@ -16,6 +16,13 @@ RESERVATION_LOCK_KEY = -7_020_190_423
 POSITION_LOCK_BASE = 1 << 62
 POSITION_LOCK_SPAN = 1 << 48
 
+# Listeners (the relay) wake on this channel after an append commits.
+APPENDED_CHANNEL = "eventstore_appended"
+# Sent after the append's commit, in a transaction of its own without a WAL flush: a
+# NOTIFY inside the appending transaction would take PostgreSQL's notify lock at commit
+# and hold it through the commit's flush, serialising every appending commit.
+APPENDED_NOTIFY = f"BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_notify('{APPENDED_CHANNEL}', ''); COMMIT"
+
 CONFLICT_SQLSTATE = "ES409"
 APPEND_ONLY_SQLSTATE = "ES405"
 

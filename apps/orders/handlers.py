@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from apps.eventstore.errors import WrongExpectedVersion
-from apps.eventstore.store import append_to_stream, stream_read
+from apps.eventstore.store import append_to_stream, stream_event_data
 from apps.eventstore.types import NO_STREAM, NewEvent
 from apps.orders.domain import commands as cmds
 from apps.orders.domain.aggregate import Aggregate
@@ -53,8 +53,8 @@ class CommandResult:
 
 def aggregate_load(aggregate_class: type[A], key: str, *, up_to_version: int | None = None) -> A:
     aggregate = aggregate_class()
-    stored = stream_read(stream_id=aggregate_class.stream_id_for(key), up_to_version=up_to_version)
-    aggregate.replay(event_from_data(event.event_type, event.data) for event in stored)
+    stored = stream_event_data(stream_id=aggregate_class.stream_id_for(key), up_to_version=up_to_version)
+    aggregate.replay(event_from_data(event_type, data) for event_type, data in stored)
     return aggregate
 
 

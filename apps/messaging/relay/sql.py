@@ -5,7 +5,12 @@ identical notifications of one transaction into one, and the relay reads the log
 itself, so the payload would carry nothing it needs.
 """
 
-CHANNEL = "eventstore_appended"
+from apps.eventstore.sql import APPENDED_CHANNEL
+
+# The event store now sends this NOTIFY after each append commits (see
+# apps.eventstore.sql.APPENDED_NOTIFY); migration 0004 removes the trigger below, kept
+# here because migration 0002 installs it.
+CHANNEL = APPENDED_CHANNEL
 
 POSTGRES_INSTALL = f"""
 CREATE OR REPLACE FUNCTION eventstore_notify_appended() RETURNS trigger
