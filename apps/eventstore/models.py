@@ -24,11 +24,11 @@ class StoredEvent(models.Model):
     stream_id = models.CharField(max_length=200)
     stream_type = models.CharField(max_length=64)
     version = models.BigIntegerField()
-    event_type = models.CharField(max_length=100, db_index=True)
+    event_type = models.CharField(max_length=100)
     schema_version = models.PositiveSmallIntegerField()
     data = models.JSONField()
     metadata = models.JSONField()
-    correlation_id = models.CharField(max_length=64, db_index=True)
+    correlation_id = models.CharField(max_length=64)
     recorded_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -36,6 +36,12 @@ class StoredEvent(models.Model):
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["stream_id", "version"], name="eventstore_stream_version_unique"),
+        ]
+        # Plain indexes: db_index on a CharField adds a second, LIKE-pattern index on
+        # PostgreSQL that no query uses and every append pays for.
+        indexes = [
+            models.Index(fields=["event_type", "position"], name="eventstore_type_position"),
+            models.Index(fields=["correlation_id", "position"], name="eventstore_correlation_pos"),
         ]
 
     def __str__(self) -> str:
