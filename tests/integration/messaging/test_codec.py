@@ -89,4 +89,3 @@ def test_an_older_schema_version_on_the_topic_is_upcast_on_decode() -> None:
 def test_what_is_not_an_event_of_this_system_is_undecodable(value: bytes | None, reason: str) -> None:
     with pytest.raises(UndecodableMessage, match=reason):
         event_decode(value)
-
