@@ -87,6 +87,9 @@ TEMPLATES = [
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'eda.sqlite3'}"
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASE_URL.startswith("sqlite:"):
+    # The embedded default's file lives under var/; a fresh checkout has no var/ yet.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the relay and the console read while a writer commits.
     DATABASES["default"]["OPTIONS"] = {
