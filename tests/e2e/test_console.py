@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
@@ -168,7 +167,8 @@ def test_an_event_carrying_html_and_script_is_shown_as_text_and_runs_nothing(
     )
     pushed = page.locator(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"][data-type="OrderPlaced"]')
     expect(pushed).to_be_visible(timeout=5_000)
-    expect(pushed.locator(".data")).to_have_attribute("title", re.compile(re.escape(HOSTILE_CUSTOMER)))
+    # Keys are sorted in the preview, so customer_id comes early enough to be shown whole.
+    expect(pushed.locator(".data")).to_contain_text(HOSTILE_CUSTOMER)
     cancelled = page.locator(f'#live-rows .lrow[data-stream="{placed["stream_id"]}"][data-type="OrderCancelled"]')
     expect(cancelled).to_contain_text(HOSTILE_REASON)
     page.goto(f"/aggregates/stream/{placed['stream_id']}?v=1")

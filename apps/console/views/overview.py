@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import plotly.graph_objects as go
 from django.apps import apps
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -36,12 +38,14 @@ def _tiles() -> dict[str, Any]:
     }
 
 
-def _figures() -> dict[str, str | None]:
-    statuses = orders_by_status()
-    return {
-        "event_rate": figure_json(build_event_rate_figure(event_rate_series(seconds=RATE_WINDOW_SECONDS))),
-        "orders_by_status": figure_json(build_orders_by_status_figure(statuses)),
-    }
+_FIGURES: dict[str, Callable[[], go.Figure]] = {
+    "event_rate": lambda: build_event_rate_figure(event_rate_series(seconds=RATE_WINDOW_SECONDS)),
+    "orders_by_status": lambda: build_orders_by_status_figure(orders_by_status()),
+}
+
+
+def _figures() -> dict[str, str]:
+    return {name: figure_json(build()) for name, build in _FIGURES.items()}
 
 
 @require_GET
@@ -68,7 +72,7 @@ def overview_status(request: HttpRequest) -> HttpResponse:
 @require_GET
 @viewer_required
 def overview_chart(request: HttpRequest, name: str) -> HttpResponse:
-    figure = _figures().get(name)
-    if figure is None:
+    build = _FIGURES.get(name)
+    if build is None:
         raise Http404("no such chart")
-    return HttpResponse(figure, content_type="application/json")
+    return HttpResponse(figure_json(build()), content_type="application/json")

@@ -106,3 +106,13 @@ def test_event_rate_counts_each_second_from_positions() -> None:
     assert len(series) == 10
     assert sum(count for _, count in series) == 4
     assert [second for second, _ in series] == sorted(second for second, _ in series)
+
+
+def test_each_overview_chart_refreshes_alone_and_an_unknown_one_is_404(viewer_client: Client) -> None:
+    _order("chart-1")
+    for name, trace_type in (("event_rate", "scatter"), ("orders_by_status", "bar")):
+        response = viewer_client.get(f"/overview/charts/{name}.json")
+        assert response.status_code == 200
+        assert response.json()["data"][0]["type"] == trace_type
+    assert viewer_client.get("/overview/charts/nothing.json").status_code == 404
+    assert viewer_client.get("/consumers/lag.json").json()["layout"]["height"] == 260
