@@ -30,10 +30,6 @@ class ProcessSpec:
 
     name: str
     argv: tuple[str, ...]
-    # TEMPORARY, until issue 3 lands eda_console/celery.py and run_relay: the launcher skips
-    # an entry whose file does not exist yet, with a warning. Remove `requires` and the skip
-    # in `process_specs_runnable` once every entry's file exists.
-    requires: str
 
 
 def process_table(*, port: int, var_dir: Path, python: str = sys.executable) -> list[ProcessSpec]:
@@ -42,12 +38,10 @@ def process_table(*, port: int, var_dir: Path, python: str = sys.executable) -> 
         ProcessSpec(
             name="web",
             argv=(python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "eda_console.asgi:application"),
-            requires="eda_console/asgi.py",
         ),
         ProcessSpec(
             name="worker",
             argv=(python, "-m", "celery", "-A", "eda_console", "worker", "-l", "info", "--concurrency", "2"),
-            requires="eda_console/celery.py",
         ),
         ProcessSpec(
             name="beat",
@@ -63,25 +57,12 @@ def process_table(*, port: int, var_dir: Path, python: str = sys.executable) -> 
                 "--schedule",
                 str(var_dir / "celerybeat-schedule"),
             ),
-            requires="eda_console/celery.py",
         ),
         ProcessSpec(
             name="relay",
             argv=(python, "manage.py", "run_relay"),
-            requires="apps/messaging/management/commands/run_relay.py",
         ),
     ]
-
-
-def process_specs_runnable(specs: Sequence[ProcessSpec], *, project_dir: Path = PROJECT_DIR) -> list[ProcessSpec]:
-    """TEMPORARY: the specs whose file exists; warns about the others (see ProcessSpec.requires)."""
-    runnable = []
-    for spec in specs:
-        if (project_dir / spec.requires).exists():
-            runnable.append(spec)
-        else:
-            print(f"launcher: WARNING: skipping {spec.name}: {spec.requires} does not exist yet", flush=True)
-    return runnable
 
 
 class OutputPrinter:

@@ -22,7 +22,6 @@ from eda_console.launch.processes import (
     PROJECT_DIR,
     ManagedProcess,
     OutputPrinter,
-    process_specs_runnable,
     process_start,
     process_table,
     processes_stop,
@@ -64,10 +63,6 @@ def manage(*args: str, env: Mapping[str, str], capture: bool = False) -> subproc
 
 def demo_operator_ensure(env: Mapping[str, str]) -> str:
     """Run ensure_demo_operator, let its output through, and return it for the banner."""
-    # TEMPORARY, until the accounts work lands the command: skip it with a warning.
-    if not list(PROJECT_DIR.glob("apps/*/management/commands/ensure_demo_operator.py")):
-        say("WARNING: skipping ensure_demo_operator: the command does not exist yet")
-        return ""
     result = manage("ensure_demo_operator", env=env, capture=True)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
@@ -186,19 +181,19 @@ def stack_run(environ: Mapping[str, str] | None = None) -> int:
             say("migrate failed")
             return 1
         credentials = demo_operator_ensure(env)
-        specs = process_specs_runnable(process_table(port=port, var_dir=var_dir))
+        specs = process_table(port=port, var_dir=var_dir)
         for spec in specs:
             if stack.stop_requested.is_set():
                 return 0
             stack.processes.append(process_start(spec, env=env, printer=stack.printer))
             say(f"started {spec.name} (pid {stack.processes[-1].popen.pid})")
-        if any(p.name == "web" for p in stack.processes):
-            if not stack.web_wait(port):
-                if stack.stop_requested.is_set():
-                    return 0
-                say(f"web did not come up: {stack.first_dead() or 'timeout'}; stopping everything")
-                return 1
-            print(banner(port=port, endpoints=endpoints, credentials=credentials, services=stack.services), flush=True)
+        if not stack.web_wait(port):
+            if stack.stop_requested.is_set():
+                return 0
+            death = stack.first_dead() or f"web did not listen on port {port} within {WEB_READY_TIMEOUT:.0f}s"
+            say(f"{death}; stopping everything")
+            return 1
+        print(banner(port=port, endpoints=endpoints, credentials=credentials, services=stack.services), flush=True)
         return stack.watch()
     except Exception as error:
         say(f"start-up failed: {error}")

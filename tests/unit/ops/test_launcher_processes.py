@@ -12,7 +12,6 @@ from eda_console.launch.processes import (
     OutputPrinter,
     ProcessSpec,
     process_group_alive,
-    process_specs_runnable,
     process_start,
     process_table,
     processes_stop,
@@ -50,22 +49,9 @@ def test_process_table_runs_web_worker_beat_and_relay(tmp_path):
     assert table["relay"] == ("python", "manage.py", "run_relay")
 
 
-def test_entry_whose_file_is_missing_is_skipped_with_a_warning(tmp_path, capsys):
-    (tmp_path / "present.py").write_text("")
-    specs = [
-        ProcessSpec(name="here", argv=("true",), requires="present.py"),
-        ProcessSpec(name="later", argv=("true",), requires="not_yet.py"),
-    ]
-
-    runnable = process_specs_runnable(specs, project_dir=tmp_path)
-
-    assert [spec.name for spec in runnable] == ["here"]
-    assert "skipping later: not_yet.py does not exist yet" in capsys.readouterr().out
-
-
 def test_child_output_is_streamed_line_by_line_under_its_name():
     out = io.StringIO()
-    spec = ProcessSpec(name="echo", argv=("sh", "-c", "echo first; echo second >&2"), requires="")
+    spec = ProcessSpec(name="echo", argv=("sh", "-c", "echo first; echo second >&2"))
 
     process = process_start(spec, env=os.environ, printer=OutputPrinter(stream=out))
     process.popen.wait(timeout=5)
@@ -76,7 +62,7 @@ def test_child_output_is_streamed_line_by_line_under_its_name():
 
 
 def test_stop_terminates_the_child_and_everything_in_its_process_group():
-    spec = ProcessSpec(name="sleeper", argv=("sh", "-c", "sleep 300 & exec sleep 301"), requires="")
+    spec = ProcessSpec(name="sleeper", argv=("sh", "-c", "sleep 300 & exec sleep 301"))
     process = process_start(spec, env=os.environ, printer=OutputPrinter(stream=io.StringIO()))
     pids = _group_pids(process.pgid, expected=2)
     assert len(pids) == 2
@@ -93,7 +79,7 @@ def test_stop_terminates_the_child_and_everything_in_its_process_group():
 
 def test_stop_kills_a_group_that_ignores_sigterm_after_the_timeout():
     # The ignored SIGTERM is inherited by sleep, so only SIGKILL ends the group.
-    spec = ProcessSpec(name="stubborn", argv=("sh", "-c", "trap '' TERM; sleep 300; true"), requires="")
+    spec = ProcessSpec(name="stubborn", argv=("sh", "-c", "trap '' TERM; sleep 300; true"))
     process = process_start(spec, env=os.environ, printer=OutputPrinter(stream=io.StringIO()))
     pids = _group_pids(process.pgid, expected=2)
     reports: list[str] = []

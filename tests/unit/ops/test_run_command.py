@@ -80,6 +80,9 @@ def test_run_command_serves_the_console_on_embedded_services_and_sigint_leaves_n
         names = " ".join(" ".join(p.cmdline()) for p in descendants)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as response:
             login_page = response.read().decode()
+        # The launcher exits as soon as any child dies: still running means every child stayed up.
+        time.sleep(5)
+        assert launcher.poll() is None, output.text
     finally:
         launcher.send_signal(signal.SIGINT)
         exit_code = launcher.wait(timeout=60)
@@ -93,6 +96,10 @@ def test_run_command_serves_the_console_on_embedded_services_and_sigint_leaves_n
     assert "redis-server" in names
     assert "tansu" in names
     assert "daphne" in names
+    assert "eda_console worker" in names
+    assert "eda_console beat" in names
+    assert "manage.py run_relay" in names
+    assert "username: demo " in output.text
     time.sleep(0.5)
     assert [p.pid for p in descendants if _alive(p.pid)] == []
 
@@ -114,14 +121,19 @@ def test_services_named_in_the_environment_are_used_and_nothing_embedded_starts(
 @pytest.mark.timeout(120)
 def test_a_child_that_dies_stops_everything_and_the_launcher_exits_non_zero(tmp_path, monkeypatch, capsys):
     pid_file = tmp_path / "long.pid"
+    port = free_port()
+    # The stand-in web listens, so the launcher gets past its start-up and is watching when
+    # the short-lived child exits.
+    web = (sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port))
     table = [
-        ProcessSpec(name="long", argv=("sh", "-c", f"echo $$ > {pid_file}; exec sleep 300"), requires="manage.py"),
-        ProcessSpec(name="short", argv=("sh", "-c", "sleep 1; exit 3"), requires="manage.py"),
+        ProcessSpec(name="web", argv=web),
+        ProcessSpec(name="long", argv=("sh", "-c", f"echo $$ > {pid_file}; exec sleep 300")),
+        ProcessSpec(name="short", argv=("sh", "-c", "sleep 4; exit 3")),
     ]
     monkeypatch.setattr(stack, "process_table", lambda **_: table)
     environ = _clean_environ(
         EDA_VAR_DIR=str(tmp_path),
-        PORT=str(free_port()),
+        PORT=str(port),
         REDIS_URL="redis://127.0.0.1:1/0",
         KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1",
     )
@@ -134,6 +146,7 @@ def test_a_child_that_dies_stops_everything_and_the_launcher_exits_non_zero(tmp_
 
     out = capsys.readouterr().out
     assert exit_code == 1
+    assert "Press Ctrl-C to stop everything." in out
     assert "launcher: short exited with code 3; stopping everything" in out
     assert "launcher: stopped" in out
     assert not _alive(int(pid_file.read_text()))
