@@ -17,7 +17,6 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator
 
-from django.apps import apps as django_apps
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -33,6 +32,7 @@ from apps.eventstore.store import head_position
 from apps.messaging.dead_letters.selectors import dead_letter_status_counts
 from apps.messaging.lag.selectors import consumer_group_status_list, projection_lag_latest_list
 from apps.messaging.lag.status import LagStatus
+from apps.messaging.registry import projection_sources
 from apps.messaging.relay.models import RelayCheckpoint
 
 
@@ -62,22 +62,16 @@ def _relay_families() -> Iterator[Metric]:
 
 
 def _projection_families() -> Iterator[Metric]:
-    # Projections depend on messaging, not the other way round: read them only when installed.
-    if not django_apps.is_installed("apps.projections"):
-        return
-    from apps.projections.models import ProjectionCheckpoint
-
     applied = CounterMetricFamily(
         "eda_projection_events_applied", "Events applied to a projection's read model.", labels=["projection"]
     )
     position = GaugeMetricFamily(
         "eda_projection_checkpoint_position", "Highest store position a projection applied.", labels=["projection"]
     )
-    for name, count, at in ProjectionCheckpoint.objects.values_list("projection", "applied_count", "position").order_by(
-        "projection"
-    ):
-        applied.add_metric([name], count)
-        position.add_metric([name], at)
+    for source in projection_sources():
+        progress = source.progress_read()
+        applied.add_metric([source.name], progress.applied_count)
+        position.add_metric([source.name], progress.checkpoint_position)
     yield applied
     yield position
     lag_positions = GaugeMetricFamily(

@@ -1,8 +1,14 @@
-"""The consumers the worker hosts. Apps register theirs in ``AppConfig.ready``.
+"""What other apps hand to messaging: consumers to host and projections to watch.
+
+Apps register theirs in ``AppConfig.ready``; messaging never imports them (dependencies
+point from projections to messaging, not back).
 
 A consumer's handlers own exactly-once effect: each applies its events and records
 what it applied in one database transaction, and treats an event it already applied as
 done. The host only decides what to hand them and when to commit Kafka offsets.
+
+A projection source tells the lag sampler and ``/metrics`` how far a read model is
+behind the store, without messaging knowing how the read model keeps its checkpoint.
 """
 
 from __future__ import annotations
@@ -43,3 +49,46 @@ def consumer_specs() -> list[ConsumerSpec]:
 def consumer_spec(group_id: str) -> ConsumerSpec:
     """The consumer registered for ``group_id``; KeyError when there is none."""
     return _specs[group_id]
+
+
+@dataclass(frozen=True)
+class ProjectionLagReading:
+    """A projection's lag behind the store at one moment."""
+
+    head_position: int
+    checkpoint_position: int
+    lag_positions: int
+    # Age of the oldest event the projection has not applied yet; 0.0 when it is caught up.
+    lag_seconds: float
+
+
+@dataclass(frozen=True)
+class ProjectionProgress:
+    """What a projection has applied so far."""
+
+    applied_count: int
+    checkpoint_position: int
+
+
+@dataclass(frozen=True)
+class ProjectionSource:
+    """One projection, as the lag sampler and ``/metrics`` see it."""
+
+    name: str
+    # Called once per lag round; may record where its next measurement starts.
+    lag_measure: Callable[[], ProjectionLagReading]
+    # Called at each scrape; reads only.
+    progress_read: Callable[[], ProjectionProgress]
+
+
+_projection_sources: dict[str, ProjectionSource] = {}
+
+
+def projection_source_register(source: ProjectionSource) -> None:
+    """Register a projection for lag sampling and metrics; registering the same name again replaces it."""
+    _projection_sources[source.name] = source
+
+
+def projection_sources() -> list[ProjectionSource]:
+    """Every registered projection source, in name order."""
+    return [_projection_sources[name] for name in sorted(_projection_sources)]

@@ -9,5 +9,7 @@ class ProjectionsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.projections.live import projection_consumers_register
+        from apps.projections.monitoring import projection_sources_register
 
         projection_consumers_register()
+        projection_sources_register()

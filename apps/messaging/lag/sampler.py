@@ -3,9 +3,10 @@
 Celery beat runs :func:`consumer_lag_sample` every ``LAG_SAMPLE_INTERVAL_SECONDS``. A
 round samples the registered consumer groups and every other group that committed on
 the topic, each partition's end offset, committed offset and lag, judges each group
-(apps.messaging.lag.status), measures each projection's lag in positions and seconds,
-and deletes what is older than ``LAG_RETENTION_HOURS``. When the broker cannot be read
-the round still completes: every known group is recorded as ERR with the error.
+(apps.messaging.lag.status), measures the lag in positions and seconds of each projection
+registered with apps.messaging.registry, and deletes what is older than
+``LAG_RETENTION_HOURS``. When the broker cannot be read the round still completes: every
+known group is recorded as ERR with the error.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
@@ -26,7 +26,7 @@ from apps.messaging.lag.offsets import TopicOffsets, topic_offsets_read
 from apps.messaging.lag.push import lag_round_push
 from apps.messaging.lag.recorder import RoundRecorder
 from apps.messaging.lag.status import GroupStatus, StatusPolicy
-from apps.messaging.registry import consumer_specs
+from apps.messaging.registry import consumer_specs, projection_sources
 
 logger = logging.getLogger(__name__)
 
@@ -125,24 +125,17 @@ def _round(now: dt.datetime) -> LagRound:
 
 
 def _projection_samples(now: dt.datetime) -> list[ProjectionLagSample]:
-    # Projections register their consumers with messaging; reading their lag back is the one
-    # place messaging looks at projections, done lazily so messaging still works without them.
-    if not django_apps.is_installed("apps.projections"):
-        return []
-    from apps.projections.lag import projection_lag_measure
-    from apps.projections.projectors import PROJECTORS
-
     rows = []
-    for name in PROJECTORS:
+    for source in projection_sources():
         try:
-            lag = projection_lag_measure(name=name)
+            lag = source.lag_measure()
         except Exception:
-            logger.exception("lag sample of projection %s failed", name)
+            logger.exception("lag sample of projection %s failed", source.name)
             continue
         rows.append(
             ProjectionLagSample(
                 sampled_at=now,
-                projection=name,
+                projection=source.name,
                 head_position=lag.head_position,
                 checkpoint_position=lag.checkpoint_position,
                 lag_positions=lag.lag_positions,
