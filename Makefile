@@ -70,11 +70,17 @@ chromium:
 test-database: $(DEV_STAMP)
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(PY) -m eda_console.launch.database
 
+# The three benchmarks, in this order; each runs even when an earlier one failed, and the
+# exit code is non-zero if any failed.
+BENCH_MODULES := bench.eventstore bench.pipeline bench.console
+
 bench: $(DEV_STAMP) test-database
-	@set -e; for module in $$(ls bench/*.py 2>/dev/null | xargs -rn1 basename | grep -v '^_' | sed 's/\.py$$//'); do \
-		echo "== bench.$$module"; \
-		DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(PY) -m bench.$$module; \
-	done
+	@failed=""; \
+	for module in $(BENCH_MODULES); do \
+		echo "== $$module"; \
+		DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(PY) -m $$module || failed="$$failed $$module"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make bench: FAILED:$$failed" >&2; exit 1; fi
 
 clean-venv:
 	rm -rf $(VENV)
