@@ -168,3 +168,24 @@ async def test_a_socket_whose_group_membership_expired_rejoins(
     await sync_to_async(live_events_push)(events)
     assert (await _received(communicator))["count"] == 2
     await communicator.disconnect()
+
+
+async def test_many_small_batches_reach_the_browser_coalesced(hostile_order: HostileOrder) -> None:
+    viewer = await sync_to_async(user_with_role)("victor", "viewer")
+    communicator, connected = await _connect("/ws/live/", viewer)
+    assert connected
+    events = await sync_to_async(correlation_event_list)(correlation_id=hostile_order.correlation_id)
+
+    def push_one_at_a_time() -> None:
+        for _ in range(50):
+            live_events_push(events[:1])
+
+    await sync_to_async(push_one_at_a_time)()
+    received, messages = 0, 0
+    while received < 50:
+        received += (await _received(communicator))["count"]
+        messages += 1
+    assert received == 50
+    # At most one message per 100 ms whatever the consumer hands over.
+    assert messages < 10
+    await communicator.disconnect()
