@@ -3,11 +3,16 @@
 Each consumer thread of a worker and each relay writes its own key every few hundred
 milliseconds; a key that expired means the process stopped beating. The console reads
 them with :func:`consumer_heartbeat_list` and :func:`relay_heartbeat_get`.
+
+Celery beat has no loop of ours to beat from: each time it publishes a scheduled task,
+:func:`beat_heartbeat_on_publish` (an ``after_task_publish`` receiver) records it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from typing import Any, TypedDict, cast
 
@@ -19,6 +24,10 @@ logger = logging.getLogger(__name__)
 
 _CONSUMER_PREFIX = "eda:heartbeat:consumer:"
 _RELAY_PREFIX = "eda:heartbeat:relay:"
+_BEAT_KEY = "eda:heartbeat:beat"
+# Beat publishes only as often as its schedule says: its key outlives a short outage so a
+# health check can tell "stale for 10 minutes" from "never ran".
+_BEAT_TTL_SECONDS = 24 * 3600
 _clients: dict[str, redis.Redis] = {}
 
 
@@ -52,6 +61,12 @@ class RelayHeartbeat(TypedDict):
     last_batch_ms: float
 
 
+class BeatHeartbeat(TypedDict):
+    member: str  # host:pid of the beat process
+    task: str  # the scheduled task it last published
+    published_at: float  # unix seconds
+
+
 def _client() -> redis.Redis:
     url = settings.REDIS_URL
     client = _clients.get(url)
@@ -61,9 +76,9 @@ def _client() -> redis.Redis:
     return client
 
 
-def _write(key: str, payload: dict[str, Any]) -> None:
+def _write(key: str, payload: dict[str, Any], *, ttl: int | None = None) -> None:
     try:
-        _client().set(key, orjson.dumps(payload), ex=settings.HEARTBEAT_TTL_SECONDS)
+        _client().set(key, orjson.dumps(payload), ex=ttl or settings.HEARTBEAT_TTL_SECONDS)
     except redis.RedisError as exc:
         # A heartbeat is for watching; losing one must never stop the pipeline.
         logger.warning("heartbeat %s not written: %s", key, exc)
@@ -93,6 +108,37 @@ def relay_heartbeat_get(*, name: str = "default") -> RelayHeartbeat | None:
     """The relay's last heartbeat, or None when it has not beaten within the TTL."""
     value = _client().get(f"{_RELAY_PREFIX}{name}")
     return cast(RelayHeartbeat, orjson.loads(value)) if value else None
+
+
+def beat_heartbeat_record(*, task: str) -> None:
+    """Record that this process (Celery beat) just published the scheduled ``task``."""
+    beat: BeatHeartbeat = {
+        "member": f"{socket.gethostname()}:{os.getpid()}",
+        "task": task,
+        "published_at": time.time(),
+    }
+    _write(_BEAT_KEY, dict(beat), ttl=_BEAT_TTL_SECONDS)
+
+
+def beat_heartbeat_get() -> BeatHeartbeat | None:
+    """The last scheduled publish Celery beat recorded, or None when it never did (within a day)."""
+    value = _client().get(_BEAT_KEY)
+    return cast(BeatHeartbeat, orjson.loads(value)) if value else None
+
+
+def beat_scheduled_tasks() -> set[str]:
+    """Names of the tasks in ``CELERY_BEAT_SCHEDULE``."""
+    return {str(entry["task"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
+def beat_heartbeat_on_publish(sender: str | None = None, **_: Any) -> None:
+    """``after_task_publish`` receiver: a scheduled task's publish is beat's heartbeat.
+
+    Connected in every process (MessagingConfig.ready); only beat publishes scheduled
+    tasks, so other publishers (web enqueueing a rebuild) are passed over.
+    """
+    if sender is not None and sender in beat_scheduled_tasks():
+        beat_heartbeat_record(task=sender)
 
 
 def heartbeat_age(beat: ConsumerHeartbeat | RelayHeartbeat) -> float:

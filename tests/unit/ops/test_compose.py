@@ -72,15 +72,37 @@ def test_app_processes_wait_for_healthy_services_and_finished_migrations(service
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
-def test_backing_services_and_web_have_real_health_checks(services):
-    checks = {name: " ".join(services[name]["healthcheck"]["test"]) for name in (*BACKING_SERVICES, "web", "worker")}
+def test_every_service_has_a_real_health_check(services):
+    checks = {name: " ".join(services[name]["healthcheck"]["test"]) for name in (*BACKING_SERVICES, *APP_SERVICES)}
 
     assert "pg_isready" in checks["postgres"]
     assert "redis-cli ping" in checks["redis"]
     assert "kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in checks["kafka"]
     assert "http://127.0.0.1:8000/" in checks["web"]
     assert "inspect ping" in checks["worker"]
+    assert "&& python manage.py healthcheck worker" in checks["worker"]
+    assert checks["beat"] == "CMD python manage.py healthcheck beat"
+    assert checks["relay"] == "CMD python manage.py healthcheck relay"
     assert "127.0.0.1" in _environment(services["web"])["ALLOWED_HOSTS"]
+
+
+@pytest.mark.parametrize("name", ["worker", "beat", "relay"])
+def test_heartbeat_checks_name_a_process_the_healthcheck_command_knows(services, name):
+    from apps.messaging.management.commands.healthcheck import Command
+
+    parser = Command().create_parser("manage.py", "healthcheck")
+    test = services[name]["healthcheck"]["test"]
+    argv = " ".join(test[1:]).split("manage.py healthcheck", 1)[1].split()
+
+    assert parser.parse_args(argv).process == name
+    # A check must outlast a Python + Django start-up, and a fresh container gets time to beat.
+    assert _seconds(services[name]["healthcheck"]["timeout"]) >= 10
+    assert _seconds(services[name]["healthcheck"]["start_period"]) >= 20
+
+
+def _seconds(duration: str) -> int:
+    assert duration.endswith("s"), duration
+    return int(duration[:-1])
 
 
 def test_kafka_is_a_single_kraft_node_without_zookeeper(services):
