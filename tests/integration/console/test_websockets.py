@@ -161,9 +161,14 @@ async def test_a_socket_whose_group_membership_expired_rejoins(
     assert connected
     layer = get_channel_layer()
     # What group_expiry does to a member that stopped renewing: its group entry is gone.
+    group_key = layer._group_key(LIVE_STREAM_CHANNEL_GROUP)
     async with layer.connection(layer.consistent_hash(LIVE_STREAM_CHANNEL_GROUP)) as redis:
-        await redis.delete(layer._group_key(LIVE_STREAM_CHANNEL_GROUP))
-    await asyncio.sleep(0.5)
+        await redis.delete(group_key)
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if await redis.zcard(group_key):
+                break
+        assert await redis.zcard(group_key) == 1
     events = await sync_to_async(correlation_event_list)(correlation_id=hostile_order.correlation_id)
     await sync_to_async(live_events_push)(events)
     assert (await _received(communicator))["count"] == 2
