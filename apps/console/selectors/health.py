@@ -32,12 +32,18 @@ def _database() -> HealthCheck:
     return HealthCheck("Database", True, f"{connection.vendor} · {(time.perf_counter() - started) * 1000:.1f} ms")
 
 
+_redis_clients: dict[str, redis.Redis] = {}
+
+
 def _redis() -> HealthCheck:
     started = time.perf_counter()
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+        # One pooled client per URL: a fresh connection per check would time the handshake, not Redis.
+        client = _redis_clients.get(settings.REDIS_URL)
+        if client is None:
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+            _redis_clients[settings.REDIS_URL] = client
         client.ping()
-        client.close()
     except Exception as exc:
         return HealthCheck("Redis", False, f"{type(exc).__name__}: {exc}"[:200])
     return HealthCheck("Redis", True, f"ping {(time.perf_counter() - started) * 1000:.1f} ms")
