@@ -180,28 +180,41 @@ def committed_offsets(*, bootstrap: str, group_ids: list[str]) -> dict[str, dict
     }
 
 
-def worker_inflight(*, tail: TopicTail, bootstrap: str) -> Inflight:
-    """Open read-model transactions, and per projection group the applied events past its committed offsets."""
+Cursors = dict[str, dict[str, int]]
+
+
+def projection_cursors() -> Cursors:
+    """Per projection, the live generation's cursor (last applied version) of every stream."""
+    generations = dict(ProjectionCheckpoint.objects.values_list("projection", "generation"))
+    cursors: Cursors = {}
+    for name in PROJECTORS:
+        rows = ProjectionStreamCursor.objects.filter(projection=name, generation=generations.get(name, 1))
+        cursors[name] = dict(rows.values_list("stream_id", "version"))
+    return cursors
+
+
+def worker_inflight(*, tail: TopicTail, bootstrap: str, applied_before: Cursors | None = None) -> Inflight:
+    """Open read-model transactions, and per projection group the applied events past its committed offsets.
+
+    With ``applied_before`` (cursors read earlier), only events applied since then count:
+    what a restarted worker applied itself, not what its predecessor left uncommitted.
+    """
     groups = {consumer_group_for(name): name for name in PROJECTORS}
     committed = committed_offsets(bootstrap=bootstrap, group_ids=list(groups))
     records = tail.snapshot()
     inflight = Inflight(open_transactions=projection_transactions_open())
-    generations = dict(ProjectionCheckpoint.objects.values_list("projection", "generation"))
+    cursors = projection_cursors()
     for group, name in groups.items():
-        cursors = dict(
-            ProjectionStreamCursor.objects.filter(projection=name, generation=generations.get(name, 1)).values_list(
-                "stream_id", "version"
-            )
-        )
         types = PROJECTORS[name].event_types
         offsets = committed.get(group, {})
+        now, before = cursors[name], (applied_before or {}).get(name, {})
         inflight.applied_uncommitted[group] = sum(
             1
             for partition, partition_records in records.items()
             for record in partition_records
             if record.offset >= offsets.get(partition, 0)
             and record.event_type in types
-            and record.version <= cursors.get(record.stream_id, 0)
+            and before.get(record.stream_id, 0) < record.version <= now.get(record.stream_id, 0)
         )
     return inflight
 
@@ -224,9 +237,12 @@ def kill_when_caught(
     caught: Callable[[Inflight], bool],
     timeout: float,
     rng: random.Random,
+    moment: Callable[[], bool] | None = None,
 ) -> Inflight:
     """Freeze ``name`` again and again until ``caught(inspect())`` holds, then kill -9 it there.
 
+    ``moment``, polled every few milliseconds between looks, says when to look (for
+    instance just after a read model changed); without it the looks come at random.
     Each look is short (well under the consumers' session and poll timeouts), so the
     looking itself does not push the worker out of its groups. Returns what the process
     held when it was killed; AssertionError if it was never caught within ``timeout``.
@@ -234,6 +250,8 @@ def kill_when_caught(
     deadline = time.monotonic() + timeout
     looks = 0
     while time.monotonic() < deadline:
+        while moment is not None and not moment() and time.monotonic() < deadline:
+            time.sleep(0.002)
         stack.freeze(name)
         looks += 1
         try:
@@ -248,5 +266,5 @@ def kill_when_caught(
             stack.printer.line("stack", f"{name} killed after {looks} looks, holding {inflight}")
             return inflight
         stack.thaw(name)
-        time.sleep(rng.uniform(0.05, 0.4))
+        time.sleep(rng.uniform(0.02, 0.1) if moment is not None else rng.uniform(0.05, 0.4))
     raise AssertionError(f"{name} was never caught as wanted in {looks} looks over {timeout:.0f}s\n{stack.log_tail()}")

@@ -15,7 +15,14 @@ import time
 from apps.projections.models import ProjectionCheckpoint
 from tests.integration.faults.catch_up import pipeline_caught_up_wait
 from tests.integration.faults.exactness import read_models_assert_exact
-from tests.integration.faults.inflight import Inflight, TopicTail, kill_when_caught, worker_inflight
+from tests.integration.faults.inflight import (
+    Cursors,
+    Inflight,
+    TopicTail,
+    kill_when_caught,
+    projection_cursors,
+    worker_inflight,
+)
 from tests.integration.faults.traffic import OrderTraffic, stock_stock_up
 from tests.support.stack import PipelineStack, wait_for
 
@@ -27,25 +34,40 @@ def applied_counts() -> dict[str, int]:
     return dict(ProjectionCheckpoint.objects.values_list("projection", "applied_count"))
 
 
-def worker_kill_and_restart(stack: PipelineStack, tail: TopicTail, *, wanted: str, seed: int) -> Inflight:
-    """Kill the worker once it is caught as ``wanted``, check nothing applies while it is down, start it again."""
+def worker_kill_and_restart(
+    stack: PipelineStack, tail: TopicTail, *, wanted: str, seed: int, applied_before: Cursors | None = None
+) -> tuple[Inflight, Cursors]:
+    """Kill the worker once it is caught as ``wanted``, check nothing applies while it is down, start it again.
+
+    Returns what it held and the cursors it left (all it applied).
+    """
     checks = {
         "open transaction": lambda held: held.open_transactions > 0,
         "applied, not committed": lambda held: held.applied_uncommitted_total > 0,
     }
+    seen = applied_counts()
+
+    def just_applied() -> bool:
+        # A read-model transaction just committed: its Kafka offsets may not be committed yet.
+        nonlocal seen
+        previous, seen = seen, applied_counts()
+        return seen != previous
+
     held = kill_when_caught(
         stack,
         "worker",
-        inspect=lambda: worker_inflight(tail=tail, bootstrap=stack.bootstrap),
+        inspect=lambda: worker_inflight(tail=tail, bootstrap=stack.bootstrap, applied_before=applied_before),
         caught=checks[wanted],
         timeout=60,
         rng=random.Random(seed),
+        moment=just_applied if wanted == "applied, not committed" else None,
     )
     at_kill = applied_counts()
     time.sleep(DOWN_SECONDS)
     assert applied_counts() == at_kill, "something applied events while the worker was dead"
+    left = projection_cursors()
     stack.start("worker")
-    return held
+    return held, left
 
 
 def test_a_worker_killed_mid_batch_resumes_and_every_read_model_equals_its_rebuild(stack: PipelineStack) -> None:
@@ -60,10 +82,13 @@ def test_a_worker_killed_mid_batch_resumes_and_every_read_model_equals_its_rebui
         message=lambda: f"order_summary never got going: {applied_counts()}\n{stack.log_tail()}",
     )
     with TopicTail(bootstrap=stack.bootstrap) as tail:
-        rolled_back = worker_kill_and_restart(stack, tail, wanted="open transaction", seed=1)
+        rolled_back, left = worker_kill_and_restart(stack, tail, wanted="open transaction", seed=1)
         assert traffic.running(), f"the traffic ended before the first kill (errors: {traffic.errors!r})"
-        # The restarted worker catches up with what was appended while it was down.
-        redelivered = worker_kill_and_restart(stack, tail, wanted="applied, not committed", seed=2)
+        # The restarted worker catches up with what was appended while it was down; it is killed
+        # once it applied events of its own whose offsets it has not committed.
+        redelivered, _ = worker_kill_and_restart(
+            stack, tail, wanted="applied, not committed", seed=2, applied_before=left
+        )
 
     traffic.join(timeout=150)
     caught_up = pipeline_caught_up_wait(stack, timeout=120)
