@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 
 from apps.messaging.lag.offsets import lag_clients_close
 from apps.messaging.producer import shared_producers_close
+from tests.integration.faults.traffic import OrderTraffic
 from tests.support.stack import (
     PipelineStack,
     database_create,
@@ -74,3 +75,18 @@ def stack(faults_template: str, settings: Any, django_db_blocker: Any, tmp_path:
         finally:
             lag_clients_close()
             shared_producers_close()
+
+
+@pytest.fixture
+def order_traffic(stack: PipelineStack) -> Iterator[Callable[..., OrderTraffic]]:
+    """Makes :class:`OrderTraffic` runs that are stopped before the stack goes (even when the test failed)."""
+    made: list[OrderTraffic] = []
+
+    def make(**kwargs: Any) -> OrderTraffic:
+        traffic = OrderTraffic(**kwargs)
+        made.append(traffic)
+        return traffic
+
+    yield make
+    for traffic in made:
+        traffic.stop()

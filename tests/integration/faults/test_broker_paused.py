@@ -9,6 +9,7 @@ topic and the read models, and the sampler's lag for every group returns to zero
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from apps.messaging.lag import consumer_lag_sample, projection_lag_latest_list
 from apps.projections.models import ProjectionCheckpoint
@@ -26,12 +27,14 @@ ORDERS = 900  # about 3,400 events
 PAUSE_SECONDS = 10.0
 
 
-def test_a_broker_paused_for_ten_seconds_loses_nothing_and_the_lag_returns_to_zero(stack: PipelineStack) -> None:
+def test_a_broker_paused_for_ten_seconds_loses_nothing_and_the_lag_returns_to_zero(
+    stack: PipelineStack, order_traffic: Callable[..., OrderTraffic]
+) -> None:
     stack.start("relay")
     stack.start("worker")
     consumers_joined_wait(stack)
     stock_stock_up()
-    traffic = OrderTraffic(orders=ORDERS, prefix="broker-pause").start()
+    traffic = order_traffic(orders=ORDERS, prefix="broker-pause").start()
     wait_for(
         lambda: ProjectionCheckpoint.objects.filter(projection="order_summary", applied_count__gte=300).exists(),
         timeout=60,

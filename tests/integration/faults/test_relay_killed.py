@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 from apps.messaging.relay import relay_checkpoint_get
 from tests.integration.faults.catch_up import consumers_joined_wait, pipeline_caught_up_wait, topic_positions_read
@@ -26,15 +27,15 @@ RELAY_ENV = {"RELAY_BATCH_SIZE": "400"}
 
 
 def test_a_relay_killed_mid_batch_publishes_every_event_again_and_the_read_models_stay_exact(
-    stack: PipelineStack,
+    stack: PipelineStack, order_traffic: Callable[..., OrderTraffic]
 ) -> None:
     stack.start("worker")
     consumers_joined_wait(stack)
     stock_stock_up()
     # A backlog before the relay starts, so it publishes in full batches.
-    OrderTraffic(orders=BACKLOG_ORDERS, prefix="relay-kill", rate=1000).run(timeout=120)
+    order_traffic(orders=BACKLOG_ORDERS, prefix="relay-kill", rate=1000).run(timeout=120)
     stack.start("relay", env=RELAY_ENV)
-    traffic = OrderTraffic(orders=LATER_ORDERS, prefix="relay-kill-later", seed=12).start()
+    traffic = order_traffic(orders=LATER_ORDERS, prefix="relay-kill-later", seed=12).start()
     with TopicTail(bootstrap=stack.bootstrap) as tail:
         # Look once it publishes (freezing a relay that is still importing Django proves nothing).
         wait_for(

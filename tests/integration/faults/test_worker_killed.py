@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 from apps.projections.models import ProjectionCheckpoint
 from tests.integration.faults.catch_up import pipeline_caught_up_wait
@@ -70,10 +71,12 @@ def worker_kill_and_restart(
     return held, left
 
 
-def test_a_worker_killed_mid_batch_resumes_and_every_read_model_equals_its_rebuild(stack: PipelineStack) -> None:
+def test_a_worker_killed_mid_batch_resumes_and_every_read_model_equals_its_rebuild(
+    stack: PipelineStack, order_traffic: Callable[..., OrderTraffic]
+) -> None:
     stack.start("relay")
     stock_stock_up()
-    traffic = OrderTraffic(orders=ORDERS, prefix="worker-kill").start()
+    traffic = order_traffic(orders=ORDERS, prefix="worker-kill").start()
     # Started after the traffic: the consumers find a backlog and work through it in full batches.
     stack.start("worker")
     wait_for(

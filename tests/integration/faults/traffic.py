@@ -84,6 +84,7 @@ class OrderTraffic:
             )
             for index in range(threads)
         ]
+        self._stop = threading.Event()
         self.started_at = 0.0
         self.finished_at = 0.0
 
@@ -95,6 +96,13 @@ class OrderTraffic:
 
     def running(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        """Stop after the commands in hand (a failed test must not leave threads appending)."""
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout)
 
     def join(self, *, timeout: float) -> None:
         """Wait for every thread; re-raise the first error a thread met."""
@@ -124,7 +132,7 @@ class OrderTraffic:
             active: list[Iterator[Command]] = []
             started = time.monotonic()
             done = 0
-            while pending or active:
+            while (pending or active) and not self._stop.is_set():
                 while pending and len(active) < _IN_PROGRESS:
                     active.append(pending.pop(0))
                 position = rng.randrange(len(active))
