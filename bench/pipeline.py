@@ -13,15 +13,17 @@ Prints one line per figure on stdout (progress and notes go to stderr)::
 
 Databases: ``eda_bench_pipeline`` (figures 1-3) is dropped, created and migrated every
 run; ``eda_bench_pipeline_rebuild`` keeps its 1,000,000 events between runs (generating
-them takes minutes) and is only filled up when it holds fewer. A Tansu broker is started
-on a free port for figures 1-2 and a fresh one for figure 3. Redis is
-``BENCH_REDIS_URL`` (default db 12), for heartbeats and the worker's queue.
+them takes minutes) and is only topped up when it holds fewer; the output says which.
+A Tansu broker is started on a free port for figures 1-2 and a fresh one for figure 3.
+Redis is ``BENCH_REDIS_URL`` (default db 12), for heartbeats and the worker's queue.
+The machine is shared: the load average is printed at the start and after each figure.
 
 Knobs: ``BENCH_PIPELINE_EVENTS`` (figures 1-2, default 60000), ``BENCH_PIPELINE_ROUNDS``
 (default 6), ``BENCH_E2E_SECONDS`` (default 60), ``BENCH_E2E_RATE`` (default 200),
 ``BENCH_REBUILD_EVENTS`` (default 1000000), ``BENCH_PIPELINE_ONLY`` (a comma list of
-``relay,apply,end,rebuild`` to measure only those). A missed goal is reported, never failed on; a
-figure that cannot be measured prints ``not measured`` and makes the exit code 1.
+``relay,apply,end,rebuild``; ``apply`` needs ``relay``). A missed goal is reported, never
+failed on; a figure that cannot be measured prints ``not measured`` and makes the exit
+code 1.
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ def _figures(var_dir: Path, broker: object) -> int:
         try:
             for figure in measure():
                 figure_print(figure)
+            stderr.print(f"bench: {name} done, load average now {os.getloadavg()[0]:.2f} (1 min)", highlight=False)
         except Exception as exc:
             failed = True
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
