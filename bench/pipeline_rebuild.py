@@ -4,7 +4,7 @@ The events live in a database of their own (``eda_bench_pipeline_rebuild``) that
 between runs: generating them (whole orders through ``append_to_stream``, see
 ``bench/pipeline_orders.py``) takes minutes, so a run only tops it up to the wanted count
 and says whether it reused it. Each side runs as a child process of its own, so its peak
-RSS is its own (``os.wait4``'s ``ru_maxrss``, the kernel's high-water mark):
+RSS is its own (its VmHWM, the kernel's high-water mark, read every 50 ms until it exits):
 
 - ours: ``manage.py rebuild_projection order_summary``, the operator's command (shadow
   tables, bulk apply, index build, catch-up, swap); the rate is the job's events read
@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from bench.common import Figure, connect_kwargs, database_url, phase, stderr
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 PROJECTION = "order_summary"
 MIB = 1024 * 1024
+PEAK_SAMPLE_SECONDS = 0.05
 
 
 def _child_env(database: str, var_dir: Path) -> dict[str, str]:
@@ -46,20 +48,54 @@ def _child_env(database: str, var_dir: Path) -> dict[str, str]:
     }
 
 
+class _PeakRss:
+    """Samples a process's VmHWM, the kernel's high-water mark of its resident memory, until it exits.
+
+    Not ``wait4``'s ``ru_maxrss``: Linux carries the pre-exec high-water mark into it, so a
+    child forked from this (large) process would report this process's size.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.path = Path(f"/proc/{pid}/status")
+        self.peak = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            self.sample()
+            self.done.wait(PEAK_SAMPLE_SECONDS)
+
+    def sample(self) -> None:
+        try:
+            status = self.path.read_text()
+        except OSError:  # gone
+            return
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                self.peak = max(self.peak, int(line.split()[1]) * 1024)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
 def _run_child(argv: list[str], env: dict[str, str], *, show_stdout: bool = False) -> tuple[str, int]:
-    """Run a child to its end; returns its stdout and its peak RSS in bytes.
+    """Run a child to its end; returns its stdout and its peak RSS in bytes (sampled every 50 ms).
 
     Its stderr is ours; with ``show_stdout`` so is its stdout (a progress bar), and none is returned.
     """
     stdout: Any = sys.stderr.fileno() if show_stdout else subprocess.PIPE
     process = subprocess.Popen(argv, cwd=PROJECT_DIR, env=env, stdout=stdout, stderr=None)
+    rss = _PeakRss(process.pid)
     output = process.stdout.read().decode() if process.stdout is not None else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    process.wait()
+    peak = rss.stop()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv[-2:])} exited with {process.returncode}: {output.strip()[-300:]}")
-    # Linux reports ru_maxrss in KiB.
-    return output, int(usage.ru_maxrss) * 1024
+    return output, peak
 
 
 def _python_call(function: str) -> list[str]:
