@@ -8,8 +8,8 @@ PlaceOrder, AddOrderLine x2, ConfirmOrder, ShipOrder, one event each), and a pol
 asks every 5 ms, in one query, for the ``last_position`` of the OrderSummary rows of the
 orders still pending. An event is visible once its order's row has ``last_position`` at or
 past the event's position; its latency runs from the handler's return (the append has
-committed) to the end of the poll that saw it, so it is an upper bound by at most one
-poll interval and one query.
+committed) to the end of the poll that saw it, so it overstates by at most one poll
+interval plus one query.
 
 The reference is the relay's share: from the same commit to the moment a bare consumer in
 this process (assigned partitions, no group) fetched the event's record. The append's own
@@ -32,16 +32,14 @@ from typing import Any
 import psutil
 
 from bench.common import Figure, phase, stderr
+from bench.pipeline_watch import Tracker, percentile, poller_run, watcher_run
 from eda_console.embedded import free_port, process_stop, tansu_start
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 APPENDERS = 8
 ORDERS_PER_WAVE = 10
-POLL_SECONDS = 0.005
 SETTLE_SECONDS = 15.0
 READY_TIMEOUT = 120.0
-# As the consumer host's fetches: Tansu answers a waiting fetch as soon as records arrive.
-WATCH_WAIT_MS = 100
 
 
 class _Stack:
@@ -84,50 +82,6 @@ def _stack(var_dir: Path) -> Iterator[_Stack]:
             process_stop(process, timeout=30)
 
 
-class _Tracker:
-    """Events appended and not yet seen in OrderSummary; the latencies of those seen."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.pending: dict[str, list[tuple[int, float]]] = {}
-        self.append_ms: list[float] = []
-        self.visible_ms: list[float] = []
-        self.published_ms: list[float] = []
-        self.committed: dict[int, float] = {}
-        self.appended = 0
-
-    def appended_at(self, order_id: str, position: int, started: float, committed: float) -> None:
-        with self.lock:
-            self.pending.setdefault(order_id, []).append((position, committed))
-            self.committed[position] = committed
-            self.append_ms.append((committed - started) * 1000)
-            self.appended += 1
-
-    def seen(self, rows: list[tuple[str, int]], at: float) -> None:
-        with self.lock:
-            for order_id, last_position in rows:
-                waiting = self.pending.get(order_id)
-                while waiting and waiting[0][0] <= last_position:
-                    self.visible_ms.append((at - waiting.pop(0)[1]) * 1000)
-                if waiting == []:
-                    del self.pending[order_id]
-
-    def published(self, positions: list[int], at: float) -> None:
-        with self.lock:
-            for position in positions:
-                committed = self.committed.pop(position, None)
-                if committed is not None:
-                    self.published_ms.append((at - committed) * 1000)
-
-    def pending_ids(self) -> list[str]:
-        with self.lock:
-            return list(self.pending)
-
-    def missing(self) -> int:
-        with self.lock:
-            return sum(len(waiting) for waiting in self.pending.values())
-
-
 def _order_commands(order_id: str, index: int) -> list[Callable[[Any], Any]]:
     from apps.orders.domain.commands import AddOrderLine, ConfirmOrder, OrderLine, PlaceOrder, ShipOrder
     from apps.orders.handlers import add_order_line, confirm_order, place_order, ship_order
@@ -142,7 +96,7 @@ def _order_commands(order_id: str, index: int) -> list[Callable[[Any], Any]]:
     ]
 
 
-def _appender(tracker: _Tracker, rate: float, seconds: float, start_at: float, name: str) -> None:
+def _appender(tracker: Tracker, rate: float, seconds: float, start_at: float, name: str) -> None:
     """Send commands at ``rate``/s until ``seconds`` have passed, in waves of orders interleaved."""
     from django.db import connection
 
@@ -174,57 +128,29 @@ def _appender(tracker: _Tracker, rate: float, seconds: float, start_at: float, n
         connection.close()
 
 
-def _poller(tracker: _Tracker, stop: threading.Event) -> None:
-    """One query per poll interval for the pending orders' rows."""
-    from django.db import connection
+def _groups_wait(worker_pid: int, deadline: float) -> None:
+    """Wait until every registered consumer group has partitions in the worker (a late join stalls its thread)."""
+    from apps.messaging.heartbeat import consumer_heartbeat_list
+    from apps.messaging.registry import consumer_specs
 
-    try:
-        with connection.cursor() as cursor:
-            while not stop.is_set():
-                polled = time.perf_counter()
-                ids = tracker.pending_ids()
-                if ids:
-                    cursor.execute(
-                        "SELECT order_id, last_position FROM projections_order_summary WHERE order_id = ANY(%s)", [ids]
-                    )
-                    rows = cursor.fetchall()
-                    tracker.seen(rows, time.perf_counter())
-                rest = POLL_SECONDS - (time.perf_counter() - polled)
-                if rest > 0:
-                    time.sleep(rest)
-    finally:
-        connection.close()
+    wanted = {spec.group_id for spec in consumer_specs()}
+    while True:
+        joined = {
+            beat["group_id"]
+            for beat in consumer_heartbeat_list()
+            if beat["member"].split(":")[1:2] == [str(worker_pid)] and beat["partitions"]
+        }
+        if wanted <= joined:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"consumer groups {sorted(wanted - joined)} did not join in {READY_TIMEOUT:.0f} s")
+        time.sleep(0.2)
 
 
-def _watcher(tracker: _Tracker, bootstrap: str, stop: threading.Event) -> None:
-    """A bare consumer on the topic: when each appended event's record can first be fetched."""
-    from django.conf import settings
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        client_id="bench-watcher",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=WATCH_WAIT_MS,
-    )
-    try:
-        while not (partitions := consumer.partitions_for_topic(settings.KAFKA_TOPIC)) and not stop.wait(0.2):
-            consumer.topics()
-        consumer.assign([TopicPartition(settings.KAFKA_TOPIC, partition) for partition in partitions or ()])
-        while not stop.is_set():
-            polled = consumer.poll(timeout_ms=100)
-            at = time.perf_counter()
-            positions = [int(dict(record.headers)["position"]) for records in polled.values() for record in records]
-            if positions:
-                tracker.published(positions, at)
-    finally:
-        consumer.close()
-
-
-def _pipeline_wait(tracker: _Tracker) -> None:
-    """Send one order and wait until it shows: the consumer groups have joined and everything is warm."""
+def _pipeline_wait(tracker: Tracker, worker_pid: int) -> None:
+    """Send one order, wait until it shows and every consumer group has joined: the stack is warm."""
     stop = threading.Event()
-    poller = threading.Thread(target=_poller, args=(tracker, stop), daemon=True)
+    poller = threading.Thread(target=poller_run, args=(tracker, stop), daemon=True)
     poller.start()
     _appender(tracker, 10.0, 0.5, time.perf_counter(), "probe")
     deadline = time.monotonic() + READY_TIMEOUT
@@ -235,26 +161,22 @@ def _pipeline_wait(tracker: _Tracker) -> None:
                     f"no command reached OrderSummary in {READY_TIMEOUT:.0f} s (see worker.log, relay.log)"
                 )
             time.sleep(0.1)
+        _groups_wait(worker_pid, deadline)
     finally:
         stop.set()
         poller.join()
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
-
-
 def figures_end_to_end(*, var_dir: Path, seconds: float, rate: float) -> list[Figure]:
     with _stack(var_dir) as stack:
-        tracker = _Tracker()
+        tracker = Tracker()
         stop = threading.Event()
-        watcher = threading.Thread(target=_watcher, args=(tracker, stack.bootstrap, stop), daemon=True)
+        watcher = threading.Thread(target=watcher_run, args=(tracker, stack.bootstrap, stop), daemon=True)
         watcher.start()
         with phase("waiting for the relay and the worker's consumer groups", 1) as advance:
-            _pipeline_wait(_Tracker())
+            _pipeline_wait(Tracker(), stack.processes["worker"].pid)
             advance(1)
-        poller = threading.Thread(target=_poller, args=(tracker, stop), daemon=True)
+        poller = threading.Thread(target=poller_run, args=(tracker, stop), daemon=True)
         poller.start()
         cpu_before = stack.cpu_seconds()
         start_at = time.perf_counter() + 0.1
@@ -279,17 +201,15 @@ def figures_end_to_end(*, var_dir: Path, seconds: float, rate: float) -> list[Fi
     return _figures(tracker, cpu, sent_seconds, rate, seconds)
 
 
-def _figures(
-    tracker: _Tracker, cpu: dict[str, float], sent_seconds: float, rate: float, seconds: float
-) -> list[Figure]:
+def _figures(tracker: Tracker, cpu: dict[str, float], sent_seconds: float, rate: float, seconds: float) -> list[Figure]:
     missing = tracker.missing()
     achieved = tracker.appended / sent_seconds
     per_event = ", ".join(f"{name} {used * 1000 / max(tracker.appended, 1):.2f} ms" for name, used in cpu.items())
     stderr.print(
         f"bench: end to end: {tracker.appended:,} commands in {sent_seconds:.1f} s ({achieved:.0f}/s achieved),"
         f" {len(tracker.visible_ms):,} seen in OrderSummary, {missing} not within {SETTLE_SECONDS:.0f} s after;"
-        f" the append itself (handler call) p50 {_percentile(tracker.append_ms, 0.5):.1f} ms"
-        f" p99 {_percentile(tracker.append_ms, 0.99):.1f} ms; CPU per event: {per_event}"
+        f" the append itself (handler call) p50 {percentile(tracker.append_ms, 0.5):.1f} ms"
+        f" p99 {percentile(tracker.append_ms, 0.99):.1f} ms; CPU per event: {per_event}"
         " (the worker runs every consumer group)",
         highlight=False,
     )
@@ -299,18 +219,18 @@ def _figures(
     return [
         Figure(
             f"{name} p50",
-            _percentile(tracker.visible_ms, 0.50),
+            percentile(tracker.visible_ms, 0.50),
             "ms",
             f"{reference} p50",
-            _percentile(tracker.published_ms, 0.50),
+            percentile(tracker.published_ms, 0.50),
             f"<= 100 ms ({achieved:.0f} events/s achieved{note})",
         ),
         Figure(
             f"{name} p99",
-            _percentile(tracker.visible_ms, 0.99),
+            percentile(tracker.visible_ms, 0.99),
             "ms",
             f"{reference} p99",
-            _percentile(tracker.published_ms, 0.99),
+            percentile(tracker.published_ms, 0.99),
             f"<= 500 ms{note}",
         ),
     ]
