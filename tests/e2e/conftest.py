@@ -110,7 +110,7 @@ def _users_create(env: dict[str, str]) -> None:
     _manage(env, "shell", "-c", script)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     var_dir = tmp_path_factory.mktemp("e2e-stack")
     kafka_port, web_port = free_port(), free_port()
@@ -172,20 +172,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         process_stop(broker)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
+    # Module scope: Playwright's sync API keeps an event loop running on the main thread
+    # while it is open, and Django refuses ORM calls from a thread with a running loop,
+    # so it must be closed before the next module's tests run.
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pipeline_ready(stack: Stack, browser: Browser) -> Stack:
     """Wait until an order placed through the API reaches a browser's live stream.
 
