@@ -8,9 +8,14 @@ import secrets
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken, AuditLog, AuditOutcome
+from apps.accounts.roles import user_is_operator
+
+# A user, a name for a trusted caller without one (a management command), or nobody.
+Actor = User | AnonymousUser | str | None
 
 TOKEN_PREFIX = "eda_"  # noqa: S105 (a fixed label, not a secret)
 # Touching last_used_at on every request would turn each read into a write.
@@ -21,9 +26,42 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def actor_label(actor: Actor) -> str:
+    """The name the audit log and the models' ``*_by`` fields show for ``actor``."""
+    if isinstance(actor, str):
+        return actor
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return "anonymous"
+    return str(actor.get_username())
+
+
+def operator_require(
+    *, actor: Actor, action: str, target: str, parameters: dict[str, Any], allow_named: bool = False
+) -> None:
+    """Raise PermissionDenied, after auditing the refusal, unless ``actor`` is an operator.
+
+    ``allow_named`` also lets a bare name through: a caller that already holds the machine
+    (a management command run as "cli") rather than a web user.
+    """
+    if isinstance(actor, str):
+        if allow_named:
+            return
+    elif user_is_operator(actor):
+        return
+    audit_log_record(
+        actor=actor,
+        action=action,
+        target=target,
+        parameters=parameters,
+        outcome="refused",
+        detail="operator role required",
+    )
+    raise PermissionDenied(f"{action} needs the operator role; {actor_label(actor)} does not have it")
+
+
 def audit_log_record(
     *,
-    actor: User | AnonymousUser | str | None,
+    actor: Actor,
     action: str,
     target: str,
     parameters: dict[str, Any],

@@ -5,15 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from typing import Any
 
-from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.roles import user_is_operator
-from apps.accounts.services import audit_log_record
+from apps.accounts.services import Actor, actor_label, audit_log_record, operator_require
 from apps.projections.models import ACTIVE_REBUILD_STATUSES, ProjectionRebuild, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projectors import projector_get
@@ -22,8 +18,8 @@ from apps.projections.rebuild.liveness import rebuild_runner_alive
 logger = logging.getLogger(__name__)
 
 # A string actor is a process the operator started by hand (the management command, a
-# test): shell access to the deployment already implies the operator role.
-Actor = User | AnonymousUser | str | None
+# test): shell access to the deployment already implies the operator role, hence
+# allow_named=True below.
 # On SQLite a job whose runner has not reported for this long is taken for dead (its
 # worker was killed); PostgreSQL knows for sure (see liveness.py).
 REBUILD_ABANDONED_AFTER = dt.timedelta(minutes=5)
@@ -44,29 +40,6 @@ class RebuildNotCancellable(Exception):
     """The rebuild is swapping or finished; it can no longer be cancelled."""
 
 
-def actor_label(actor: Actor) -> str:
-    """The name the audit log and ``requested_by`` show for ``actor``."""
-    if isinstance(actor, str):
-        return actor
-    if actor is None or not getattr(actor, "is_authenticated", False):
-        return "anonymous"
-    return str(actor.get_username())
-
-
-def _operator_require(*, actor: Actor, action: str, target: str, parameters: dict[str, Any]) -> None:
-    if isinstance(actor, str) or user_is_operator(actor):
-        return
-    audit_log_record(
-        actor=actor,
-        action=action,
-        target=target,
-        parameters=parameters,
-        outcome="refused",
-        detail="operator role required",
-    )
-    raise PermissionDenied(f"{action} needs the operator role; {actor_label(actor)} does not have it")
-
-
 def projection_rebuild_request(*, name: str, actor: Actor, enqueue: bool = True) -> ProjectionRebuild:
     """Queue a rebuild of projection ``name`` and return its job; operators only, audited.
 
@@ -75,7 +48,7 @@ def projection_rebuild_request(*, name: str, actor: Actor, enqueue: bool = True)
     caller runs :func:`projection_rebuild_run` itself (the management command does).
     """
     projector_get(name)
-    _operator_require(actor=actor, action=AUDIT_REQUEST, target=name, parameters={})
+    operator_require(actor=actor, action=AUDIT_REQUEST, target=name, parameters={}, allow_named=True)
     with transaction.atomic():
         _abandoned_fail(name)
         try:
@@ -112,7 +85,7 @@ def projection_rebuild_cancel(*, job_id: uuid.UUID | str, actor: Actor) -> Proje
     """
     job = ProjectionRebuild.objects.get(pk=job_id)
     parameters = {"job_id": str(job.id)}
-    _operator_require(actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters)
+    operator_require(actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters, allow_named=True)
     now = timezone.now()
     cancelled = ProjectionRebuild.objects.filter(
         pk=job.pk, status__in=[RebuildStatus.QUEUED, RebuildStatus.RUNNING]
