@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.eventstore import sql
 from apps.eventstore.errors import WrongExpectedVersion
-from apps.eventstore.schemas import event_upcast, schema_current_version, schema_validate
+from apps.eventstore.schemas import event_upcast, schema_current_version, schema_current_versions, schema_validate
 from apps.eventstore.types import ANY, NO_STREAM, AppendResult, ExpectedVersion, NewEvent, RecordedEvent
 
 _SELECT = (
@@ -299,11 +299,13 @@ def _expected_label(code: int) -> ExpectedVersion:
 
 def _rows_to_events(rows: Sequence[tuple[Any, ...]], vendor: str) -> list[RecordedEvent]:
     loads = orjson.loads
+    current = schema_current_versions()
     parse_time = vendor != "postgresql"
     events = []
     for position, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at in rows:
         data = loads(data)
-        schema_version, data = event_upcast(event_type=event_type, schema_version=schema_version, data=data)
+        if current.get(event_type) != schema_version:
+            schema_version, data = event_upcast(event_type=event_type, schema_version=schema_version, data=data)
         if not parse_time:
             recorded_at = _EPOCH + dt.timedelta(microseconds=recorded_at)
         else:

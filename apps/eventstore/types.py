@@ -19,9 +19,13 @@ class NewEvent:
     schema_version: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecordedEvent:
-    """An event as read back: upcast to the current schema version of its type."""
+    """An event as read back: upcast to the current schema version of its type.
+
+    Treat it as immutable. It is not ``frozen`` only because a frozen dataclass costs
+    about 1.5 µs more to build, a sixth of the global log read's budget per event.
+    """
 
     position: int
     stream_id: str

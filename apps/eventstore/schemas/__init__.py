@@ -9,6 +9,8 @@ read the previous one's data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from apps.eventstore.errors import EventStoreError, SchemaValidationError, UnknownEventType
@@ -34,6 +36,7 @@ __all__ = [
 _CATALOGUE = catalogue_load()
 # Read on every stored event: a type already at its current version costs one lookup.
 _CURRENT: dict[str, int] = _CATALOGUE.current_versions
+_CURRENT_VIEW: Mapping[str, int] = MappingProxyType(_CURRENT)
 
 
 def schema_catalogue() -> SchemaCatalogue:
@@ -66,6 +69,15 @@ def schema_validate(*, event_type: str, schema_version: int, data: dict[str, Any
         raise SchemaValidationError(
             event_type=event_type, schema_version=schema_version, field=exc.path, problem=exc.problem
         ) from None
+
+
+def schema_current_versions() -> Mapping[str, int]:
+    """Every known event type's current schema version, as a read-only mapping.
+
+    For readers that check many events: data already at its type's current version needs
+    no call to :func:`event_upcast`.
+    """
+    return _CURRENT_VIEW
 
 
 def event_upcast(*, event_type: str, schema_version: int, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
