@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from apps.accounts.services import audit_log_record
+from apps.accounts.services import Actor, actor_label, audit_log_record, operator_require
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.errors import InjectedFailure
 from apps.messaging.dead_letters.models import FailureRule, FailureRuleKind
-from apps.messaging.dead_letters.permissions import Actor, actor_name, operator_require
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ def failure_rule_create(
         pattern=pattern if kind == FailureRuleKind.FIELD_REGEX else "",
         probability=probability if kind == FailureRuleKind.PROBABILITY else 0.0,
         enabled=enabled,
-        created_by=actor_name(actor),
+        created_by=actor_label(actor),
     )
     failure_rules_forget()
     audit_log_record(

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from apps.accounts.services import audit_log_record
-from apps.messaging.dead_letters.permissions import Actor, operator_require
+from apps.accounts.services import Actor, audit_log_record, operator_require
 
 
 def poison_message_publish(*, raw: bytes, actor: Actor, key: bytes | None = None) -> None:

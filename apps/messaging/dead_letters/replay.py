@@ -15,11 +15,10 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.accounts.services import audit_log_record
+from apps.accounts.services import Actor, actor_label, audit_log_record, operator_require
 from apps.messaging.dead_letters import chain
 from apps.messaging.dead_letters.errors import DeadLetterNotReplayable
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
-from apps.messaging.dead_letters.permissions import Actor, actor_name, operator_require
 from apps.messaging.dead_letters.selectors import DeadLetterFilter, dead_letter_list
 from apps.messaging.registry import consumer_spec
 
@@ -157,7 +156,7 @@ def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayResult:
     DeadLetterNotReplayable for an undecodable one or one still waiting behind a head.
     Replaying one that is already replayed or skipped changes nothing and says so.
     """
-    who = actor_name(actor)
+    who = actor_label(actor)
     result: ReplayResult = _audited(
         actor=actor,
         action="dead_letter.replay",
@@ -190,7 +189,7 @@ def _replay_stream(*, group_id: str, stream_id: str, resolved_by: str) -> Replay
 
 def dead_letter_replay_stream(*, group_id: str, stream_id: str, actor: Actor) -> ReplaySummary:
     """Replay everything parked for one stream and group, in order, stopping at the first failure."""
-    who = actor_name(actor)
+    who = actor_label(actor)
     summary: ReplaySummary = _audited(
         actor=actor,
         action="dead_letter.replay_stream",
@@ -229,7 +228,7 @@ def dead_letter_replay_matching(
     do not match the filter themselves; ``still_parked`` counts what matches and waits.
     ``progress(done, total)`` is called after each head.
     """
-    who = actor_name(actor)
+    who = actor_label(actor)
     summary: ReplaySummary = _audited(
         actor=actor,
         action="dead_letter.replay_matching",
@@ -266,7 +265,7 @@ def dead_letter_skip(*, dead_letter_id: int, reason: str, actor: Actor) -> Repla
     Raises PermissionDenied for a non-operator, ValidationError for a blank reason and
     DeadLetter.DoesNotExist. Skipping one already resolved changes nothing and says so.
     """
-    who = actor_name(actor)
+    who = actor_label(actor)
     result: ReplayResult = _audited(
         actor=actor,
         action="dead_letter.skip",
