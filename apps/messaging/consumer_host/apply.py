@@ -8,6 +8,7 @@ was not settled: the caller rewinds and offers it again.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -133,18 +134,7 @@ def _one_apply(
         error,
     )
     outcome.errors.append(f"{type(error).__name__}: {error}")
-    dead_letter_record(
-        group_id=spec.group_id,
-        event=event,
-        raw_key=record.key,
-        raw_value=record.value,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        error=error,
-        attempts=attempts,
-        first_failed_at=first_failed_at,
-    )
+    _dead_letter_record(spec, record, event=event, error=error, attempts=attempts, first_failed_at=first_failed_at)
     return False
 
 
@@ -163,15 +153,28 @@ def _undecodable_record(spec: ConsumerSpec, record: ConsumerRecord, error: Undec
     logger.warning(
         "%s: undecodable message at %s[%d]@%d: %s", spec.group_id, record.topic, record.partition, record.offset, error
     )
+    _dead_letter_record(spec, record, event=None, error=error, attempts=1, first_failed_at=timezone.now())
+
+
+def _dead_letter_record(
+    spec: ConsumerSpec,
+    record: ConsumerRecord,
+    *,
+    event: RecordedEvent | None,
+    error: BaseException,
+    attempts: int,
+    first_failed_at: dt.datetime,
+) -> None:
+    """Hand a record to the dead-letter module with its Kafka coordinates and raw bytes."""
     dead_letter_record(
         group_id=spec.group_id,
-        event=None,
+        event=event,
         raw_key=record.key,
         raw_value=record.value,
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
         error=error,
-        attempts=1,
-        first_failed_at=timezone.now(),
+        attempts=attempts,
+        first_failed_at=first_failed_at,
     )
