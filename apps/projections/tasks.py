@@ -1,13 +1,8 @@
-"""Celery tasks: thin, they take a job id and call the service."""
+"""Celery tasks of the projections app, where Celery's autodiscovery looks for them.
 
-from __future__ import annotations
+The rebuild task is defined beside the runner (``apps.projections.rebuild.tasks``).
+"""
 
-from celery import shared_task
+from apps.projections.rebuild.tasks import projection_rebuild_task
 
-from apps.projections.rebuild import projection_rebuild_run
-
-
-@shared_task(name="projections.rebuild", ignore_result=True)
-def projection_rebuild_task(job_id: str) -> None:
-    """Run rebuild ``job_id`` (queued by projection_rebuild_request)."""
-    projection_rebuild_run(job_id=job_id)
+__all__ = ["projection_rebuild_task"]

@@ -1,4 +1,4 @@
-"""Rebuild jobs: asking for one, cancelling one, and the bookkeeping the runner does as it goes."""
+"""Rebuild jobs: asking for one and cancelling one, the two operator actions on rebuilds."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from apps.projections.models import ACTIVE_REBUILD_STATUSES, ProjectionRebuild, 
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projectors import projector_get
 from apps.projections.rebuild.liveness import rebuild_runner_alive
+from apps.projections.rebuild.tasks import projection_rebuild_task
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ logger = logging.getLogger(__name__)
 REBUILD_ABANDONED_AFTER = dt.timedelta(minutes=5)
 AUDIT_REQUEST = "projection.rebuild"
 AUDIT_CANCEL = "projection.rebuild.cancel"
-AUDIT_FINISHED = "projection.rebuild.finished"
 
 
 class RebuildAlreadyActive(Exception):
@@ -69,8 +69,6 @@ def projection_rebuild_request(*, name: str, actor: Actor, enqueue: bool = True)
             actor=actor, action=AUDIT_REQUEST, target=name, parameters={"job_id": str(job.id)}, outcome="ok"
         )
         if enqueue:
-            from apps.projections.tasks import projection_rebuild_task
-
             job_id = str(job.id)
             transaction.on_commit(lambda: projection_rebuild_task.delay(job_id))
     rebuild_progress_push(job)
@@ -104,42 +102,6 @@ def projection_rebuild_cancel(*, job_id: uuid.UUID | str, actor: Actor) -> Proje
     audit_log_record(actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters, outcome="ok")
     rebuild_progress_push(job)
     return job
-
-
-def rebuild_progress_record(job: ProjectionRebuild, *, done: int, total: int, started: float, now: float) -> bool:
-    """Store the runner's progress; False when the job is no longer running (it was cancelled)."""
-    elapsed = max(now - started, 1e-6)
-    job.events_done = done
-    job.events_total = max(total, done)
-    job.rate = done / elapsed
-    job.eta_seconds = (job.events_total - done) / job.rate if job.rate > 0 else None
-    job.heartbeat_at = timezone.now()
-    updated = ProjectionRebuild.objects.filter(pk=job.pk, status=RebuildStatus.RUNNING).update(
-        events_done=job.events_done,
-        events_total=job.events_total,
-        applied_count=job.applied_count,
-        rate=job.rate,
-        eta_seconds=job.eta_seconds,
-        heartbeat_at=job.heartbeat_at,
-    )
-    return bool(updated)
-
-
-def rebuild_finish(job: ProjectionRebuild, *, status: str, error: str = "") -> None:
-    """Record how the job ended (unless it already ended, e.g. cancelled), push it and audit it."""
-    ProjectionRebuild.objects.filter(pk=job.pk, status__in=ACTIVE_REBUILD_STATUSES).update(
-        status=status, error=error, finished_at=timezone.now(), eta_seconds=None
-    )
-    job.refresh_from_db()
-    rebuild_progress_push(job)
-    audit_log_record(
-        actor=job.requested_by,
-        action=AUDIT_FINISHED,
-        target=job.projection,
-        parameters={"job_id": str(job.id), "status": job.status, "events_done": job.events_done},
-        outcome="ok" if job.status in {RebuildStatus.DONE, RebuildStatus.CANCELLED} else "failed",
-        detail=job.error,
-    )
 
 
 def _abandoned_fail(name: str) -> None:

@@ -34,7 +34,7 @@ from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, Pro
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projector import ApplyTarget, Projector, projection_events_apply
 from apps.projections.projectors import projector_get
-from apps.projections.rebuild.jobs import rebuild_finish, rebuild_progress_record
+from apps.projections.rebuild.bookkeeping import rebuild_finish, rebuild_progress_record
 from apps.projections.rebuild.liveness import rebuild_runner_hold
 from apps.projections.tables import (
     shadow_indexes_create,
