@@ -20,6 +20,7 @@ from django.http.response import HttpResponseBase
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
+from apps.accounts.audit import AuditEntryInvalid
 from apps.eventstore.errors import SchemaValidationError, WrongExpectedVersion
 from apps.orders.domain.errors import DomainError, InvalidCommand, RuleViolation
 from apps.orders.handlers import AggregateNotFound
@@ -155,6 +156,9 @@ def api_error_handlers_install(api: NinjaAPI) -> None:
     def on_schema(request: HttpRequest, exc: SchemaValidationError) -> HttpResponse:
         return respond(request, 422, error_body("schema_validation", str(exc), exc.field))
 
+    def on_audit_entry_invalid(request: HttpRequest, exc: AuditEntryInvalid) -> HttpResponse:
+        return respond(request, 422, error_body("invalid", "; ".join(exc.messages), exc.field))
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled error in %s %s", request.method, request.path, exc_info=exc)
         return respond(request, 500, error_body("internal_error", "internal server error"))
@@ -173,6 +177,7 @@ def api_error_handlers_install(api: NinjaAPI) -> None:
         (RuleViolation, on_rule_violation),
         (WrongExpectedVersion, on_conflict),
         (SchemaValidationError, on_schema),
+        (AuditEntryInvalid, on_audit_entry_invalid),
         (Exception, on_unexpected),
     ]
     # Order does not matter: ninja picks the handler along the exception's MRO.

@@ -28,11 +28,24 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(AuditLog)
 class AuditLogAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "action", "target", "outcome"]
+    list_display = ["started_at", "actor", "action", "target", "outcome", "finished_at"]
     list_filter = ["outcome", "action", "created_at"]
-    search_fields = ["actor", "action", "target", "detail"]
+    search_fields = ["actor", "action", "target", "detail", "correlation_id"]
     date_hierarchy = "created_at"
-    readonly_fields = ["created_at", "actor", "user", "action", "target", "parameters", "outcome", "detail"]
+    readonly_fields = [
+        "correlation_id",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "actor",
+        "user",
+        "action",
+        "target",
+        "parameters",
+        "outcome",
+        "detail",
+        "result",
+    ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

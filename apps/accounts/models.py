@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ApiToken(models.Model):
@@ -25,13 +28,20 @@ class ApiToken(models.Model):
 
 
 class AuditOutcome(models.TextChoices):
+    # Written before the action's side effect; an entry left running means the process
+    # died (or could not write the outcome) while the action ran.
+    RUNNING = "running", "running"
     OK = "ok", "ok"
     FAILED = "failed", "failed"
     REFUSED = "refused", "refused"
 
 
 class AuditLog(models.Model):
-    """Who did what to which target, with which parameters, and how it ended."""
+    """Who did what to which target, with which parameters, when, and how it ended.
+
+    ``correlation_id`` names the action itself, so what the action touched can point
+    back at it; ``result`` holds what it produced (a job id, a rule id).
+    """
 
     actor = models.CharField(max_length=150)
     user = models.ForeignKey(
@@ -42,6 +52,10 @@ class AuditLog(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=10, choices=AuditOutcome.choices)
     detail = models.TextField(blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    correlation_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
