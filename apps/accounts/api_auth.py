@@ -16,8 +16,9 @@ from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer
 from ninja.utils import check_csrf
 
+from apps.accounts.audit import audit_log_record
 from apps.accounts.roles import OPERATOR_GROUP, VIEWER_GROUP, user_is_operator, user_is_viewer
-from apps.accounts.services import api_token_authenticate, audit_log_record
+from apps.accounts.services import api_token_authenticate
 
 Role = Literal["viewer", "operator"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -1,18 +1,19 @@
-"""Writes for accounts: audit entries and API tokens."""
+"""Writes for accounts: API tokens; and the name an actor goes by in the audit log.
+
+Audit entries are written by ``audit`` (system records) and ``operator_actions`` (the
+operator-action policy).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from apps.accounts.models import ApiToken, AuditLog, AuditOutcome
-from apps.accounts.roles import user_is_operator
+from apps.accounts.models import ApiToken
 
 # A user, a name for a trusted caller without one (a management command), or nobody.
 Actor = User | AnonymousUser | str | None
@@ -33,63 +34,6 @@ def actor_label(actor: Actor) -> str:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return "anonymous"
     return str(actor.get_username())
-
-
-def operator_require(
-    *, actor: Actor, action: str, target: str, parameters: dict[str, Any], allow_named: bool = False
-) -> None:
-    """Raise PermissionDenied, after auditing the refusal, unless ``actor`` is an operator.
-
-    ``allow_named`` also lets a bare name through: a caller that already holds the machine
-    (a management command run as "cli") rather than a web user.
-    """
-    if isinstance(actor, str):
-        if allow_named:
-            return
-    elif user_is_operator(actor):
-        return
-    audit_log_record(
-        actor=actor,
-        action=action,
-        target=target,
-        parameters=parameters,
-        outcome="refused",
-        detail="operator role required",
-    )
-    raise PermissionDenied(f"{action} needs the operator role; {actor_label(actor)} does not have it")
-
-
-def audit_log_record(
-    *,
-    actor: Actor,
-    action: str,
-    target: str,
-    parameters: dict[str, Any],
-    outcome: str,
-    detail: str = "",
-) -> AuditLog:
-    """Write one audit entry. ``actor`` is a user, a name (e.g. "system") or None (anonymous)."""
-    if outcome not in AuditOutcome.values:
-        raise ValueError(f"outcome must be one of {AuditOutcome.values}, got {outcome!r}")
-    user = None
-    if actor is None:
-        actor_name = "anonymous"
-    elif isinstance(actor, str):
-        actor_name = actor
-    elif isinstance(actor, User):
-        user = actor
-        actor_name = actor.get_username()
-    else:
-        actor_name = "anonymous"
-    return AuditLog.objects.create(
-        actor=actor_name,
-        user=user,
-        action=action,
-        target=target,
-        parameters=parameters,
-        outcome=outcome,
-        detail=detail,
-    )
 
 
 def api_token_create(*, user: User, name: str = "") -> str:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from apps.accounts.services import Actor, actor_label, audit_log_record, operator_require
+from apps.accounts.operator_actions import operator_action
+from apps.accounts.services import Actor
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.errors import InjectedFailure
 from apps.messaging.dead_letters.models import FailureRule, FailureRuleKind
@@ -120,54 +121,36 @@ def failure_rule_create(
         "probability": probability,
         "enabled": enabled,
     }
-    operator_require(actor=actor, action="failure_rule.create", target=f"group:{group_id}", parameters=parameters)
-    try:
+    with operator_action(
+        actor=actor, action="failure_rule.create", target=f"group:{group_id}", parameters=parameters
+    ) as act:
         _rule_validate(kind=kind, field=field, pattern=pattern, probability=probability)
-    except ValidationError as exc:
-        audit_log_record(
-            actor=actor,
-            action="failure_rule.create",
-            target=f"group:{group_id}",
-            parameters=parameters,
-            outcome="failed",
-            detail="; ".join(exc.messages),
+        rule = FailureRule.objects.create(
+            group_id=group_id,
+            kind=kind,
+            field=field if kind == FailureRuleKind.FIELD_REGEX else "",
+            pattern=pattern if kind == FailureRuleKind.FIELD_REGEX else "",
+            probability=probability if kind == FailureRuleKind.PROBABILITY else 0.0,
+            enabled=enabled,
+            created_by=act.actor_name,
         )
-        raise
-    rule = FailureRule.objects.create(
-        group_id=group_id,
-        kind=kind,
-        field=field if kind == FailureRuleKind.FIELD_REGEX else "",
-        pattern=pattern if kind == FailureRuleKind.FIELD_REGEX else "",
-        probability=probability if kind == FailureRuleKind.PROBABILITY else 0.0,
-        enabled=enabled,
-        created_by=actor_label(actor),
-    )
-    failure_rules_forget()
-    audit_log_record(
-        actor=actor,
-        action="failure_rule.create",
-        target=f"failure_rule:{rule.pk}",
-        parameters=parameters,
-        outcome="ok",
-        detail=rule.describe(),
-    )
+        failure_rules_forget()
+        act.detail, act.result = rule.describe(), {"rule_id": rule.pk}
     return rule
 
 
 def _rule_switch(*, rule_id: int, actor: Actor, enabled: bool) -> FailureRule:
     action = "failure_rule.enable" if enabled else "failure_rule.disable"
     target = f"failure_rule:{rule_id}"
-    operator_require(actor=actor, action=action, target=target, parameters={"rule_id": rule_id})
-    rule = FailureRule.objects.get(pk=rule_id)
-    changed = rule.enabled != enabled
-    if changed:
-        rule.enabled = enabled
-        rule.save(update_fields=["enabled", "updated_at"])
-    failure_rules_forget()
-    detail = rule.describe() if changed else f"already {'enabled' if enabled else 'disabled'}: {rule.describe()}"
-    audit_log_record(
-        actor=actor, action=action, target=target, parameters={"rule_id": rule_id}, outcome="ok", detail=detail
-    )
+    with operator_action(actor=actor, action=action, target=target, parameters={"rule_id": rule_id}) as act:
+        rule = FailureRule.objects.get(pk=rule_id)
+        changed = rule.enabled != enabled
+        if changed:
+            rule.enabled = enabled
+            rule.save(update_fields=["enabled", "updated_at"])
+        failure_rules_forget()
+        state = "enabled" if enabled else "disabled"
+        act.detail = rule.describe() if changed else f"already {state}: {rule.describe()}"
     return rule
 
 

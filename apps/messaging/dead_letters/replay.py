@@ -2,20 +2,23 @@
 
 A replay re-reads the event from the event store by position, runs the failure rules,
 then the group's ``handle_one``. Success releases the events parked behind it, in order,
-up to the first that fails, which becomes the new head. Every action needs the operator
-role and is audited, refusals and failures included.
+up to the first that fails, which becomes the new head. Every action runs through the
+operator-action policy (``apps.accounts.operator_actions``): operator role, audited,
+refusals and failures included.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from apps.accounts.services import Actor, actor_label, audit_log_record, operator_require
+from apps.accounts.models import AuditOutcome
+from apps.accounts.operator_actions import OperatorAction, operator_action
+from apps.accounts.services import Actor
 from apps.messaging.dead_letters import chain
 from apps.messaging.dead_letters.errors import DeadLetterNotReplayable
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
@@ -130,23 +133,18 @@ def _replay_one(dead_letter_id: int, *, resolved_by: str) -> ReplayResult:
     )
 
 
-def _audited(*, actor: Actor, action: str, target: str, parameters: dict[str, Any], run: Callable[[], Any]) -> Any:
-    operator_require(actor=actor, action=action, target=target, parameters=parameters)
-    try:
-        result = run()
-    except (DeadLetter.DoesNotExist, DeadLetterNotReplayable, ValidationError) as exc:
-        detail = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        audit_log_record(
-            actor=actor, action=action, target=target, parameters=parameters, outcome="failed", detail=detail
-        )
-        raise
-    if isinstance(result, ReplayResult):
-        outcome, detail = ("failed" if result.failed_count else "ok"), result.message
-    else:
-        outcome = "failed" if result.failed else "ok"
-        detail = f"replayed {result.replayed}, failed {result.failed}, still parked {result.still_parked}"
-    audit_log_record(actor=actor, action=action, target=target, parameters=parameters, outcome=outcome, detail=detail)
-    return result
+def _result_report(act: OperatorAction, result: ReplayResult) -> None:
+    act.detail = result.message
+    act.result = {"replayed": result.replayed_count, "failed": result.failed_count, "new_head": result.new_head}
+    if result.failed_count:
+        act.outcome = AuditOutcome.FAILED
+
+
+def _summary_report(act: OperatorAction, summary: ReplaySummary) -> None:
+    act.detail = f"replayed {summary.replayed}, failed {summary.failed}, still parked {summary.still_parked}"
+    act.result = {"replayed": summary.replayed, "failed": summary.failed, "still_parked": summary.still_parked}
+    if summary.failed:
+        act.outcome = AuditOutcome.FAILED
 
 
 def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayResult:
@@ -156,14 +154,14 @@ def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayResult:
     DeadLetterNotReplayable for an undecodable one or one still waiting behind a head.
     Replaying one that is already replayed or skipped changes nothing and says so.
     """
-    who = actor_label(actor)
-    result: ReplayResult = _audited(
+    with operator_action(
         actor=actor,
         action="dead_letter.replay",
         target=f"dead_letter:{dead_letter_id}",
         parameters={"dead_letter_id": dead_letter_id},
-        run=lambda: _replay_one(dead_letter_id, resolved_by=who),
-    )
+    ) as act:
+        result = _replay_one(dead_letter_id, resolved_by=act.actor_name)
+        _result_report(act, result)
     return result
 
 
@@ -189,14 +187,14 @@ def _replay_stream(*, group_id: str, stream_id: str, resolved_by: str) -> Replay
 
 def dead_letter_replay_stream(*, group_id: str, stream_id: str, actor: Actor) -> ReplaySummary:
     """Replay everything parked for one stream and group, in order, stopping at the first failure."""
-    who = actor_label(actor)
-    summary: ReplaySummary = _audited(
+    with operator_action(
         actor=actor,
         action="dead_letter.replay_stream",
         target=f"stream:{stream_id}",
         parameters={"group_id": group_id, "stream_id": stream_id},
-        run=lambda: _replay_stream(group_id=group_id, stream_id=stream_id, resolved_by=who),
-    )
+    ) as act:
+        summary = _replay_stream(group_id=group_id, stream_id=stream_id, resolved_by=act.actor_name)
+        _summary_report(act, summary)
     return summary
 
 
@@ -228,14 +226,14 @@ def dead_letter_replay_matching(
     do not match the filter themselves; ``still_parked`` counts what matches and waits.
     ``progress(done, total)`` is called after each head.
     """
-    who = actor_label(actor)
-    summary: ReplaySummary = _audited(
+    with operator_action(
         actor=actor,
         action="dead_letter.replay_matching",
         target=f"group:{filters.group_id or '*'}",
         parameters=filters.as_dict(),
-        run=lambda: _replay_matching(filters, resolved_by=who, progress=progress),
-    )
+    ) as act:
+        summary = _replay_matching(filters, resolved_by=act.actor_name, progress=progress)
+        _summary_report(act, summary)
     return summary
 
 
@@ -265,12 +263,12 @@ def dead_letter_skip(*, dead_letter_id: int, reason: str, actor: Actor) -> Repla
     Raises PermissionDenied for a non-operator, ValidationError for a blank reason and
     DeadLetter.DoesNotExist. Skipping one already resolved changes nothing and says so.
     """
-    who = actor_label(actor)
-    result: ReplayResult = _audited(
+    with operator_action(
         actor=actor,
         action="dead_letter.skip",
         target=f"dead_letter:{dead_letter_id}",
         parameters={"dead_letter_id": dead_letter_id, "reason": reason},
-        run=lambda: _skip(dead_letter_id, reason=reason, resolved_by=who),
-    )
+    ) as act:
+        result = _skip(dead_letter_id, reason=reason, resolved_by=act.actor_name)
+        _result_report(act, result)
     return result

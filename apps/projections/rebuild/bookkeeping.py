@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from apps.accounts.services import audit_log_record
+from apps.accounts.audit import audit_log_record
 from apps.projections.models import ACTIVE_REBUILD_STATUSES, ProjectionRebuild, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
 

@@ -9,7 +9,8 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.accounts.services import Actor, actor_label, audit_log_record, operator_require
+from apps.accounts.operator_actions import operator_action
+from apps.accounts.services import Actor
 from apps.projections.models import ACTIVE_REBUILD_STATUSES, ProjectionRebuild, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projectors import projector_get
@@ -48,26 +49,20 @@ def projection_rebuild_request(*, name: str, actor: Actor, enqueue: bool = True)
     caller runs :func:`projection_rebuild_run` itself (the management command does).
     """
     projector_get(name)
-    operator_require(actor=actor, action=AUDIT_REQUEST, target=name, parameters={}, allow_named=True)
-    with transaction.atomic():
+    with (
+        operator_action(actor=actor, action=AUDIT_REQUEST, target=name, parameters={}, allow_named=True) as act,
+        transaction.atomic(),
+    ):
         _abandoned_fail(name)
         try:
             with transaction.atomic():
-                job = ProjectionRebuild.objects.create(projection=name, requested_by=actor_label(actor))
+                job = ProjectionRebuild.objects.create(projection=name, requested_by=act.actor_name)
         except IntegrityError:
             active = ProjectionRebuild.objects.get(projection=name, status__in=ACTIVE_REBUILD_STATUSES)
-            audit_log_record(
-                actor=actor,
-                action=AUDIT_REQUEST,
-                target=name,
-                parameters={"active_job_id": str(active.id)},
-                outcome="refused",
-                detail="a rebuild of this projection is already active",
-            )
+            act.refuse("a rebuild of this projection is already active")
+            act.result = {"active_job_id": str(active.id)}
             raise RebuildAlreadyActive(active) from None
-        audit_log_record(
-            actor=actor, action=AUDIT_REQUEST, target=name, parameters={"job_id": str(job.id)}, outcome="ok"
-        )
+        act.result = {"job_id": str(job.id)}
         if enqueue:
             job_id = str(job.id)
             transaction.on_commit(lambda: projection_rebuild_task.delay(job_id))
@@ -83,23 +78,16 @@ def projection_rebuild_cancel(*, job_id: uuid.UUID | str, actor: Actor) -> Proje
     """
     job = ProjectionRebuild.objects.get(pk=job_id)
     parameters = {"job_id": str(job.id)}
-    operator_require(actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters, allow_named=True)
-    now = timezone.now()
-    cancelled = ProjectionRebuild.objects.filter(
-        pk=job.pk, status__in=[RebuildStatus.QUEUED, RebuildStatus.RUNNING]
-    ).update(status=RebuildStatus.CANCELLED, finished_at=now, eta_seconds=None)
-    job.refresh_from_db()
-    if not cancelled:
-        audit_log_record(
-            actor=actor,
-            action=AUDIT_CANCEL,
-            target=job.projection,
-            parameters=parameters,
-            outcome="refused",
-            detail=f"the rebuild is {job.status}",
-        )
-        raise RebuildNotCancellable(f"rebuild {job.id} is {job.status} and can no longer be cancelled")
-    audit_log_record(actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters, outcome="ok")
+    with operator_action(
+        actor=actor, action=AUDIT_CANCEL, target=job.projection, parameters=parameters, allow_named=True
+    ) as act:
+        cancelled = ProjectionRebuild.objects.filter(
+            pk=job.pk, status__in=[RebuildStatus.QUEUED, RebuildStatus.RUNNING]
+        ).update(status=RebuildStatus.CANCELLED, finished_at=timezone.now(), eta_seconds=None)
+        job.refresh_from_db()
+        if not cancelled:
+            act.refuse(f"the rebuild is {job.status}")
+            raise RebuildNotCancellable(f"rebuild {job.id} is {job.status} and can no longer be cancelled")
     rebuild_progress_push(job)
     return job
 

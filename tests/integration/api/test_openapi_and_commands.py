@@ -15,9 +15,10 @@ from django.test import Client
 from django.urls import URLPattern
 from pytest_django.fixtures import Settings
 
+from apps.accounts.audit import audit_log_record
 from apps.accounts.models import ApiToken
 from apps.accounts.roles import user_is_operator, user_is_viewer
-from apps.accounts.services import api_token_create, audit_log_record
+from apps.accounts.services import api_token_create
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.orders.handlers import CommandContext
