@@ -81,3 +81,21 @@ def test_a_second_rebuild_request_is_one_refused_entry_pointing_at_the_active_jo
     ]
     assert entries[1].detail == "a rebuild of this projection is already active"
     assert entries[0].correlation_id != entries[1].correlation_id
+
+
+def test_the_api_gate_records_a_refused_path_holding_a_nul_escaped_instead_of_failing(
+    viewer: User, operator: User
+) -> None:
+    path = "/api/projections/order%00summary/rebuild"
+
+    refused = post_json(bearer_client(viewer), path)
+    unknown = post_json(bearer_client(operator), path)
+
+    assert refused.status_code == 403, refused.content
+    assert unknown.status_code == 404, unknown.content
+    entry = AuditLog.objects.get()
+    assert (entry.action, entry.outcome, entry.target) == (
+        "api.request",
+        "refused",
+        "/api/projections/order\\u0000summary/rebuild",
+    )
