@@ -15,8 +15,8 @@ from typing import Any, Literal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+import apps.messaging.dead_letters.chain as chain
 from apps.accounts.services import Actor, actor_label, audit_log_record, operator_require
-from apps.messaging.dead_letters import chain
 from apps.messaging.dead_letters.errors import DeadLetterNotReplayable
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 from apps.messaging.dead_letters.selectors import DeadLetterFilter, dead_letter_list
