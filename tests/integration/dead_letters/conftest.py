@@ -23,7 +23,7 @@ from apps.messaging.dead_letters import (
     failure_rule_check,
 )
 from apps.messaging.dead_letters.chain import parked_streams_forget
-from apps.messaging.dead_letters.failure_rules import failure_rules_forget
+from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from tests.support.broker import kafka, tansu  # noqa: F401  (fixtures for the DLQ-topic tests)
 
 GROUP = "test-dead-letters"
