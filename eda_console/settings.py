@@ -56,7 +56,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "eda_console.urls"
-WSGI_APPLICATION = "eda_console.wsgi.application"
 ASGI_APPLICATION = "eda_console.asgi.application"
 
 TEMPLATES = [
