@@ -105,6 +105,8 @@ KAFKA_CONSUMER_MAX_POLL_RECORDS = env_int("KAFKA_CONSUMER_MAX_POLL_RECORDS", 500
 CONSUMER_RETRY_ATTEMPTS = env_int("CONSUMER_RETRY_ATTEMPTS", 3)
 CONSUMER_RETRY_BACKOFF_MS = env_int("CONSUMER_RETRY_BACKOFF_MS", 50)
 CONSUMER_RETRY_BACKOFF_MAX_MS = env_int("CONSUMER_RETRY_BACKOFF_MAX_MS", 1000)
+# How long a process trusts its cached failure rules and parked streams before reading the tables again.
+DEAD_LETTER_CACHE_SECONDS = env_float("DEAD_LETTER_CACHE_SECONDS", 1.0)
 # The worker starts the consumer threads unless this is off (e.g. a tasks-only worker).
 CONSUMER_HOST_ENABLED = env_bool("CONSUMER_HOST_ENABLED", True)
 RELAY_BATCH_SIZE = env_int("RELAY_BATCH_SIZE", 1000)

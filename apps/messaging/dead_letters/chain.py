@@ -57,7 +57,7 @@ def parked_streams_add(group_id: str, stream_id: str) -> None:
 def parked_streams(group_id: str) -> frozenset[str]:
     now = time.monotonic()
     cached = _parked_cache.get(group_id)
-    if cached is not None and now - cached[0] < float(getattr(settings, "DEAD_LETTER_CACHE_SECONDS", 1.0)):
+    if cached is not None and now - cached[0] < settings.DEAD_LETTER_CACHE_SECONDS:
         return cached[1]
     streams = frozenset(
         DeadLetter.objects.filter(group_id=group_id, status=PARKED)

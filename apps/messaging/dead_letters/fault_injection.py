@@ -37,10 +37,6 @@ class _ActiveRule:
 _cache: tuple[float, list[_ActiveRule]] | None = None
 
 
-def _cache_seconds() -> float:
-    return float(getattr(settings, "DEAD_LETTER_CACHE_SECONDS", 1.0))
-
-
 def failure_rules_forget() -> None:
     """Drop this process's cached rules so the next check reads the table."""
     global _cache
@@ -50,7 +46,7 @@ def failure_rules_forget() -> None:
 def _active_rules() -> list[_ActiveRule]:
     global _cache
     now = time.monotonic()
-    if _cache is not None and now - _cache[0] < _cache_seconds():
+    if _cache is not None and now - _cache[0] < settings.DEAD_LETTER_CACHE_SECONDS:
         return _cache[1]
     rules = [
         _ActiveRule(
