@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/eda_console
 MYPY_PATHS := apps eda_console tests $(if $(wildcard bench/*.py),bench)
 
-.PHONY: demo test lint ruff typecheck pytest bench chromium test-database venv clean-venv
+.PHONY: demo test lint ruff typecheck imports pytest bench chromium test-database venv clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,12 @@ test: $(DEV_STAMP) chromium test-database
 	@failed=""; \
 	$(MAKE) --no-print-directory ruff || failed="$$failed ruff"; \
 	$(MAKE) --no-print-directory typecheck || failed="$$failed typecheck"; \
+	$(MAKE) --no-print-directory imports || failed="$$failed imports"; \
 	$(MAKE) --no-print-directory pytest || failed="$$failed pytest"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi; \
-	echo "make test: ruff, typecheck and pytest passed"
+	echo "make test: ruff, typecheck, imports and pytest passed"
 
-lint: ruff typecheck
+lint: ruff typecheck imports
 
 ruff: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
@@ -50,6 +51,10 @@ ruff: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy $(MYPY_PATHS)
+
+# The import contracts of .importlinter: the layers, a Django-free domain, no import cycles.
+imports: $(DEV_STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 
 # pytest's exit code 5 means it collected no test: that is a failure here, said out loud.
 pytest: $(DEV_STAMP) test-database

@@ -31,7 +31,8 @@ from apps.eventstore.store import global_log_iter, head_position
 from apps.messaging.codec import event_encode, event_headers, event_key
 from apps.messaging.consumer_host import ConsumerHost
 from apps.messaging.registry import consumer_spec
-from apps.messaging.relay import Relay, relay_checkpoint_get
+from apps.messaging.relay.checkpoint import relay_checkpoint_get
+from apps.messaging.relay.loop import Relay
 from apps.projections.live import consumer_group_for, projection_checkpoint_get
 from bench.common import Figure, phase
 from bench.pipeline_orders import orders_append

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, bootsteps
+
+if TYPE_CHECKING:
+    from apps.messaging.consumer_host import ConsumerHost
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eda_console.settings")
 
@@ -31,7 +34,7 @@ class ConsumerHostStep(bootsteps.StartStopStep):
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.host: Any = None
+        self.host: ConsumerHost | None = None
 
     def start(self, parent: Any) -> None:
         from django.conf import settings

@@ -5,35 +5,24 @@ With nothing set, the console runs on its embedded defaults: a SQLite file under
 starts and exports.
 """
 
-import os
 from pathlib import Path
 
 import dj_database_url
 
+from eda_console.env import env_bool, env_float, env_int, env_list, env_str
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("EDA_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(env_str("EDA_VAR_DIR", str(BASE_DIR / "var")))
 
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-DEBUG = _env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG and os.environ.get("EDA_REQUIRE_SECRET_KEY") == "1":
+    if not DEBUG and env_bool("EDA_REQUIRE_SECRET_KEY", False):
         raise RuntimeError("SECRET_KEY must be set when EDA_REQUIRE_SECRET_KEY=1")
     # Development and tests only: a production deployment sets SECRET_KEY.
     SECRET_KEY = "eda-console-insecure-development-key-change-me"  # noqa: S105
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
-CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
@@ -67,7 +56,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "eda_console.urls"
-WSGI_APPLICATION = "eda_console.wsgi.application"
 ASGI_APPLICATION = "eda_console.asgi.application"
 
 TEMPLATES = [
@@ -85,7 +73,7 @@ TEMPLATES = [
     }
 ]
 
-DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'eda.sqlite3'}"
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'eda.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASE_URL.startswith("sqlite:"):
     # The embedded default's file lives under var/; a fresh checkout has no var/ yet.
@@ -99,30 +87,32 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-KAFKA_BOOTSTRAP_SERVERS = _env_list("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-KAFKA_TOPIC = os.environ.get("KAFKA_TOPIC", "order-events")
-KAFKA_DLQ_TOPIC = os.environ.get("KAFKA_DLQ_TOPIC", f"{KAFKA_TOPIC}.dlq")
-KAFKA_TOPIC_PARTITIONS = int(os.environ.get("KAFKA_TOPIC_PARTITIONS", "10"))
-KAFKA_TOPIC_REPLICATION = int(os.environ.get("KAFKA_TOPIC_REPLICATION", "1"))
-KAFKA_TOPIC_RETENTION_MS = int(os.environ.get("KAFKA_TOPIC_RETENTION_MS", str(7 * 24 * 3600 * 1000)))
-KAFKA_TOPIC_MAX_MESSAGE_BYTES = int(os.environ.get("KAFKA_TOPIC_MAX_MESSAGE_BYTES", str(1024 * 1024)))
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+KAFKA_BOOTSTRAP_SERVERS = env_list("KAFKA_BOOTSTRAP_SERVERS", ["127.0.0.1:9092"])
+KAFKA_TOPIC = env_str("KAFKA_TOPIC", "order-events")
+KAFKA_DLQ_TOPIC = env_str("KAFKA_DLQ_TOPIC", f"{KAFKA_TOPIC}.dlq")
+KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 10)
+KAFKA_TOPIC_REPLICATION = env_int("KAFKA_TOPIC_REPLICATION", 1)
+KAFKA_TOPIC_RETENTION_MS = env_int("KAFKA_TOPIC_RETENTION_MS", 7 * 24 * 3600 * 1000)
+KAFKA_TOPIC_MAX_MESSAGE_BYTES = env_int("KAFKA_TOPIC_MAX_MESSAGE_BYTES", 1024 * 1024)
 # kafka-python 3.0 defaults session_timeout_ms to 45 s; against Tansu a group join then takes
 # ~20 s. 6 s sessions with 1 s heartbeats join in ~3 s and still ride out a short GC pause.
-KAFKA_CONSUMER_SESSION_TIMEOUT_MS = int(os.environ.get("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", "6000"))
-KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS = int(os.environ.get("KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS", "1000"))
-KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS = int(os.environ.get("KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS", "10000"))
-KAFKA_CONSUMER_MAX_POLL_RECORDS = int(os.environ.get("KAFKA_CONSUMER_MAX_POLL_RECORDS", "500"))
+KAFKA_CONSUMER_SESSION_TIMEOUT_MS = env_int("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", 6000)
+KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS", 1000)
+KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS = env_int("KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS", 10000)
+KAFKA_CONSUMER_MAX_POLL_RECORDS = env_int("KAFKA_CONSUMER_MAX_POLL_RECORDS", 500)
 # A failing event is tried this many times in all, waiting base * 2**n (capped) between tries.
-CONSUMER_RETRY_ATTEMPTS = int(os.environ.get("CONSUMER_RETRY_ATTEMPTS", "3"))
-CONSUMER_RETRY_BACKOFF_MS = int(os.environ.get("CONSUMER_RETRY_BACKOFF_MS", "50"))
-CONSUMER_RETRY_BACKOFF_MAX_MS = int(os.environ.get("CONSUMER_RETRY_BACKOFF_MAX_MS", "1000"))
+CONSUMER_RETRY_ATTEMPTS = env_int("CONSUMER_RETRY_ATTEMPTS", 3)
+CONSUMER_RETRY_BACKOFF_MS = env_int("CONSUMER_RETRY_BACKOFF_MS", 50)
+CONSUMER_RETRY_BACKOFF_MAX_MS = env_int("CONSUMER_RETRY_BACKOFF_MAX_MS", 1000)
+# How long a process trusts its cached failure rules and parked streams before reading the tables again.
+DEAD_LETTER_CACHE_SECONDS = env_float("DEAD_LETTER_CACHE_SECONDS", 1.0)
 # The worker starts the consumer threads unless this is off (e.g. a tasks-only worker).
-CONSUMER_HOST_ENABLED = _env_bool("CONSUMER_HOST_ENABLED", True)
-RELAY_BATCH_SIZE = int(os.environ.get("RELAY_BATCH_SIZE", "1000"))
+CONSUMER_HOST_ENABLED = env_bool("CONSUMER_HOST_ENABLED", True)
+RELAY_BATCH_SIZE = env_int("RELAY_BATCH_SIZE", 1000)
 # Polling fallback: PostgreSQL wakes the relay with NOTIFY; SQLite (or a lost notification) waits this long.
-RELAY_POLL_INTERVAL_MS = int(os.environ.get("RELAY_POLL_INTERVAL_MS", "200"))
-HEARTBEAT_TTL_SECONDS = int(os.environ.get("HEARTBEAT_TTL_SECONDS", "30"))
+RELAY_POLL_INTERVAL_MS = env_int("RELAY_POLL_INTERVAL_MS", 200)
+HEARTBEAT_TTL_SECONDS = env_int("HEARTBEAT_TTL_SECONDS", 30)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
@@ -141,14 +131,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 # Consumer lag sampler (apps.messaging.lag). Status window: the last N samples within the
 # window's seconds; STOPPED: lag > 0 and no commit for that long. Kafka calls time out fast.
-LAG_SAMPLE_INTERVAL_SECONDS = float(os.environ.get("LAG_SAMPLE_INTERVAL_SECONDS", "5"))
-LAG_RETENTION_HOURS = float(os.environ.get("LAG_RETENTION_HOURS", "24"))
-LAG_STATUS_WINDOW_SAMPLES = int(os.environ.get("LAG_STATUS_WINDOW_SAMPLES", "10"))
-LAG_STATUS_WINDOW_SECONDS = float(os.environ.get("LAG_STATUS_WINDOW_SECONDS", "300"))
-LAG_STOPPED_AFTER_SECONDS = float(os.environ.get("LAG_STOPPED_AFTER_SECONDS", "300"))
-LAG_KAFKA_TIMEOUT_MS = int(os.environ.get("LAG_KAFKA_TIMEOUT_MS", "3000"))
+LAG_SAMPLE_INTERVAL_SECONDS = env_float("LAG_SAMPLE_INTERVAL_SECONDS", 5.0)
+LAG_RETENTION_HOURS = env_float("LAG_RETENTION_HOURS", 24.0)
+LAG_STATUS_WINDOW_SAMPLES = env_int("LAG_STATUS_WINDOW_SAMPLES", 10)
+LAG_STATUS_WINDOW_SECONDS = env_float("LAG_STATUS_WINDOW_SECONDS", 300.0)
+LAG_STOPPED_AFTER_SECONDS = env_float("LAG_STOPPED_AFTER_SECONDS", 300.0)
+LAG_KAFKA_TIMEOUT_MS = env_int("LAG_KAFKA_TIMEOUT_MS", 3000)
 # Tansu lists the end offset as the last batch's base offset + 1: check it with a fetch.
-LAG_END_OFFSET_CHECK = _env_bool("LAG_END_OFFSET_CHECK", True)
+LAG_END_OFFSET_CHECK = env_bool("LAG_END_OFFSET_CHECK", True)
 # A round older than one interval is dropped unrun, so an outage never piles rounds up.
 CELERY_BEAT_SCHEDULE["messaging.consumer_lag_sample"] = {
     "task": "messaging.consumer_lag_sample",
@@ -156,7 +146,7 @@ CELERY_BEAT_SCHEDULE["messaging.consumer_lag_sample"] = {
     "options": {"expires": LAG_SAMPLE_INTERVAL_SECONDS},
 }
 # /metrics accepts this bearer token (for Prometheus), besides a viewer's session or API token.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # Websocket pushes (live events, lag, rebuild progress) go through Redis so the worker can reach daphne.
 # redis-py 8 reads with a 5 s socket timeout, the same 5 s that channels_redis blocks in
 # BZPOPMIN: without a longer timeout every idle websocket dies with TimeoutError.
@@ -187,11 +177,11 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # A command body over 1 MiB is refused before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-EVENTSTORE_CONFLICT_RETRIES = int(os.environ.get("EVENTSTORE_CONFLICT_RETRIES", "3"))
+EVENTSTORE_CONFLICT_RETRIES = env_int("EVENTSTORE_CONFLICT_RETRIES", 3)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

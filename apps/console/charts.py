@@ -1,6 +1,6 @@
 """Chart figures: pure functions from selector rows to plotly figures.
 
-Pages embed a figure as a JSON data block (``figure_json``) that ``static/console/charts.js``
+Pages embed a figure as a JSON data block (``figure_json``) that ``static/console/console.js``
 draws with the plotly.js served from ``static/``: ``Figure.to_html`` would emit an inline
 script, which the Content-Security-Policy forbids. Each figure is built from one plain
 dict in a single ``go.Figure`` call: plotly validates it once, where ``update_layout``

@@ -10,7 +10,9 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from apps.console.selectors import pipeline
+from apps.eventstore.store import head_position
+from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age, relay_heartbeat_get
+from apps.messaging.registry import consumer_specs
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,39 @@ def _kafka() -> HealthCheck:
     return HealthCheck("Kafka", False, f"no broker reachable at {', '.join(settings.KAFKA_BOOTSTRAP_SERVERS)}")
 
 
+def worker_health() -> HealthCheck:
+    """Every registered consumer group has a worker thread whose heartbeat has not expired."""
+    try:
+        beats = consumer_heartbeat_list()
+    except Exception as exc:
+        return HealthCheck("Worker heartbeats", False, f"cannot read heartbeats: {type(exc).__name__}")
+    groups = {spec.group_id for spec in consumer_specs()}
+    beating = {beat["group_id"] for beat in beats if beat["status"] in ("starting", "running")}
+    missing = sorted(groups - beating)
+    if not beats:
+        return HealthCheck("Worker heartbeats", False, "no worker is beating: is the Celery worker running?")
+    newest = min(heartbeat_age(beat) for beat in beats)
+    detail = f"{len(groups) - len(missing)}/{len(groups)} groups beating · last poll {newest:.1f} s ago"
+    if missing:
+        return HealthCheck("Worker heartbeats", False, f"{detail} · silent: {', '.join(missing)}")
+    return HealthCheck("Worker heartbeats", True, detail)
+
+
+def relay_health() -> HealthCheck:
+    """The relay beats, and how far its acknowledged position is behind the head of the store."""
+    try:
+        beat = relay_heartbeat_get()
+    except Exception as exc:
+        return HealthCheck("Relay", False, f"cannot read its heartbeat: {type(exc).__name__}")
+    head = head_position()
+    if beat is None:
+        return HealthCheck("Relay", False, f"no relay heartbeat: is run_relay running? head is {head:,}")
+    position = int(beat["position"])
+    behind = max(head - position, 0)
+    detail = f"position {position:,} of head {head:,} ({behind:,} behind) · beat {heartbeat_age(beat):.1f} s ago"
+    return HealthCheck("Relay", beat["status"] == "running", detail)
+
+
 def health_check_list() -> list[HealthCheck]:
     """Database, Redis, Kafka, worker heartbeats, and the relay against the head of the log."""
-    return [_database(), _redis(), _kafka(), pipeline.worker_health(), pipeline.relay_health()]
+    return [_database(), _redis(), _kafka(), worker_health(), relay_health()]

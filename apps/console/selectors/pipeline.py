@@ -6,16 +6,11 @@ import datetime as dt
 import importlib
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
 
 from django.apps import apps
 
-from apps.eventstore.store import head_position
-from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age, relay_heartbeat_get
+from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age
 from apps.messaging.lag import PartitionLag, consumer_group_status_list, consumer_lag_series
-
-if TYPE_CHECKING:
-    from apps.console.selectors.health import HealthCheck
 
 
 @dataclass(frozen=True)
@@ -78,41 +73,3 @@ def dead_letters_waiting() -> int | None:
     if selectors is None or not apps.is_installed("apps.messaging"):
         return None
     return int(selectors.dead_letter_status_counts().get("parked", 0))
-
-
-def worker_health() -> HealthCheck:
-    """Every registered consumer group has a worker thread whose heartbeat has not expired."""
-    from apps.console.selectors.health import HealthCheck
-    from apps.messaging.registry import consumer_specs
-
-    try:
-        beats = consumer_heartbeat_list()
-    except Exception as exc:
-        return HealthCheck("Worker heartbeats", False, f"cannot read heartbeats: {type(exc).__name__}")
-    groups = {spec.group_id for spec in consumer_specs()}
-    beating = {beat["group_id"] for beat in beats if beat["status"] in ("starting", "running")}
-    missing = sorted(groups - beating)
-    if not beats:
-        return HealthCheck("Worker heartbeats", False, "no worker is beating: is the Celery worker running?")
-    newest = min(heartbeat_age(beat) for beat in beats)
-    detail = f"{len(groups) - len(missing)}/{len(groups)} groups beating · last poll {newest:.1f} s ago"
-    if missing:
-        return HealthCheck("Worker heartbeats", False, f"{detail} · silent: {', '.join(missing)}")
-    return HealthCheck("Worker heartbeats", True, detail)
-
-
-def relay_health() -> HealthCheck:
-    """The relay beats, and how far its acknowledged position is behind the head of the store."""
-    from apps.console.selectors.health import HealthCheck
-
-    try:
-        beat = relay_heartbeat_get()
-    except Exception as exc:
-        return HealthCheck("Relay", False, f"cannot read its heartbeat: {type(exc).__name__}")
-    head = head_position()
-    if beat is None:
-        return HealthCheck("Relay", False, f"no relay heartbeat: is run_relay running? head is {head:,}")
-    position = int(beat["position"])
-    behind = max(head - position, 0)
-    detail = f"position {position:,} of head {head:,} ({behind:,} behind) · beat {heartbeat_age(beat):.1f} s ago"
-    return HealthCheck("Relay", beat["status"] == "running", detail)

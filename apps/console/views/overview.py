@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Any
 
 import plotly.graph_objects as go
-from django.apps import apps
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -34,7 +33,6 @@ def _tiles() -> dict[str, Any]:
         "health": health,
         "health_ok": sum(1 for check in health if check.ok),
         "health_failing": [check.name for check in health if check.ok is False],
-        "sagas_installed": apps.is_installed("apps.sagas"),
     }
 
 

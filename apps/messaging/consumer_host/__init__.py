@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from apps.messaging.consumer_host.loop import ConsumerLoop, consumer_create
+from apps.messaging.dead_letters.fault_injection import failure_rules_wrap
 from apps.messaging.registry import ConsumerSpec, consumer_specs
 from apps.messaging.topics import topics_ensure
 
@@ -30,7 +31,10 @@ class ConsumerHost:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start one thread per spec (every registered one unless given); returns at once."""
+        """Start one thread per spec (every registered one unless given); returns at once.
+
+        Each loop runs the spec's handlers wrapped in the failure rules (fault injection).
+        """
         specs = self.specs if self.specs is not None else consumer_specs()
         try:
             topics_ensure()
@@ -38,7 +42,7 @@ class ConsumerHost:
             # The loops retry on their own until the broker is back.
             logger.warning("consumer host: could not check the topics: %s", exc)
         for index, spec in enumerate(specs):
-            loop = ConsumerLoop(spec, stop=self.stop_event, index=index)
+            loop = ConsumerLoop(failure_rules_wrap(spec), stop=self.stop_event, index=index)
             thread = threading.Thread(target=loop.run, name=f"consumer:{spec.group_id}", daemon=True)
             self.loops.append(loop)
             self.threads.append(thread)

@@ -24,7 +24,6 @@ from apps.messaging.dead_letters import (
     dead_letter_park_behind,
     dead_letter_parked_streams,
     dead_letter_record,
-    failure_rule_check,
 )
 from apps.messaging.registry import ConsumerSpec
 
@@ -80,8 +79,6 @@ def batch_apply(
     if not ready:
         return outcome
     try:
-        for _, event in ready:
-            failure_rule_check(group_id=spec.group_id, event=event)
         spec.handle_batch([event for _, event in ready])
         outcome.applied += len(ready)
         return outcome
@@ -113,7 +110,6 @@ def _one_apply(
     error: BaseException | None = None
     for attempt in range(1, attempts + 1):
         try:
-            failure_rule_check(group_id=spec.group_id, event=event)
             spec.handle_one(event)
             return True
         except Exception as exc:

@@ -1,21 +1,22 @@
 """Dead letters: what a consumer group could not apply, kept in order, replayed or skipped by operators.
 
-The consumer host calls :func:`dead_letter_parked_streams` each poll batch,
-:func:`failure_rule_check` before applying, :func:`dead_letter_record` when an event
-(or an undecodable message) keeps failing and :func:`dead_letter_park_behind` for the
-later events of a stream that is parked (invariant 5). The console, the API and the
-``dead_letters`` command call the replay and skip services and the failure-rule
-services; each needs the operator role and is audited.
+The consumer host runs each consumer's handlers as :func:`failure_rules_wrap` returns
+them (fault injection), calls :func:`dead_letter_parked_streams` each poll batch,
+:func:`dead_letter_record` when an event (or an undecodable message) keeps failing and
+:func:`dead_letter_park_behind` for the later events of a stream that is parked
+(invariant 5). The console, the API and the ``dead_letters`` command call the replay
+and skip services and the failure-rule services; each needs the operator role and is
+audited.
 """
 
 from apps.messaging.dead_letters.dlq import dead_letter_dlq_publish_pending
 from apps.messaging.dead_letters.errors import DeadLetterNotReplayable, InjectedFailure
 from apps.messaging.dead_letters.failure_rules import (
-    failure_rule_check,
     failure_rule_create,
     failure_rule_disable,
     failure_rule_enable,
 )
+from apps.messaging.dead_letters.fault_injection import failure_rule_check, failure_rules_wrap
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus, FailureRule, FailureRuleKind
 from apps.messaging.dead_letters.poison import poison_message_publish
 from apps.messaging.dead_letters.recording import (
@@ -55,5 +56,6 @@ __all__ = [
     "failure_rule_create",
     "failure_rule_disable",
     "failure_rule_enable",
+    "failure_rules_wrap",
     "poison_message_publish",
 ]

@@ -9,7 +9,6 @@ free and is applied in order at once.
 from __future__ import annotations
 
 import hashlib
-import logging
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,13 +17,12 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from apps.eventstore.store import global_log_read
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.dead_letters.failure_rules import failure_rule_check
+from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
+from apps.messaging.dead_letters.fault_injection import failure_rules_wrap
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
+from apps.messaging.dead_letters.stored import event_at
 from apps.messaging.registry import consumer_spec
-
-logger = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "system"
 PARKED = DeadLetterStatus.PARKED
@@ -59,7 +57,7 @@ def parked_streams_add(group_id: str, stream_id: str) -> None:
 def parked_streams(group_id: str) -> frozenset[str]:
     now = time.monotonic()
     cached = _parked_cache.get(group_id)
-    if cached is not None and now - cached[0] < float(getattr(settings, "DEAD_LETTER_CACHE_SECONDS", 1.0)):
+    if cached is not None and now - cached[0] < settings.DEAD_LETTER_CACHE_SECONDS:
         return cached[1]
     streams = frozenset(
         DeadLetter.objects.filter(group_id=group_id, status=PARKED)
@@ -88,22 +86,13 @@ def chain_head_id(*, group_id: str, stream_id: str) -> int | None:
     return first[1] or first[0]
 
 
-def event_at(position: int) -> RecordedEvent:
-    """The stored event at ``position``, read from the event store (the source of truth)."""
-    events = global_log_read(after=position - 1, limit=1)
-    if not events or events[0].position != position:
-        raise LookupError(f"no stored event at position {position}")
-    return events[0]
-
-
 def event_apply(*, group_id: str, event: RecordedEvent) -> Exception | None:
     """Apply one event for ``group_id`` (failure rules first); the exception, or None on success."""
-    spec = consumer_spec(group_id)
+    spec = failure_rules_wrap(consumer_spec(group_id))
     if spec.event_types is not None and event.event_type not in spec.event_types:
         return None
     try:
         with transaction.atomic():
-            failure_rule_check(group_id=group_id, event=event)
             spec.handle_one(event)
     except Exception as exc:
         return exc
@@ -185,22 +174,3 @@ def chain_release(head: DeadLetter, *, resolved_by: str) -> Release:
             released.append(follower.pk)
     parked_streams_forget(head.group_id)
     return Release(released=tuple(released), new_head=None)
-
-
-def dlq_produce_on_commit(dead_letter_id: int) -> None:
-    """Once the dead letter is committed, put a copy on the DLQ topic (best effort; retried later)."""
-    transaction.on_commit(lambda: dlq_produce(dead_letter_id))
-
-
-def dlq_produce(dead_letter_id: int) -> bool:
-    """Produce the dead letter to ``order-events.dlq`` with the error in headers; True when acknowledged."""
-    from apps.messaging.dead_letters.dlq import dead_letter_dlq_send
-
-    dead_letter = DeadLetter.objects.get(pk=dead_letter_id)
-    try:
-        dead_letter_dlq_send(dead_letter)
-    except Exception:
-        logger.exception("dead letter %s could not be produced to the DLQ topic; it stays pending", dead_letter_id)
-        return False
-    DeadLetter.objects.filter(pk=dead_letter_id).update(dlq_published_at=timezone.now())
-    return True

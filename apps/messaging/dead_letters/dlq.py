@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.messaging.codec import event_encode
 from apps.messaging.dead_letters.models import DeadLetter
+from apps.messaging.dead_letters.stored import event_at
+
+logger = logging.getLogger(__name__)
 
 _MESSAGE_LIMIT = 2000
 
@@ -33,8 +42,7 @@ def dead_letter_dlq_send(dead_letter: DeadLetter) -> None:
     The value is the message as the relay publishes it (re-encoded from the event store),
     or the raw bytes of an undecodable one; the key is the stream id or the raw key.
     """
-    from apps.messaging.codec import event_encode
-    from apps.messaging.dead_letters.chain import event_at
+    # Django loads this package with the models at start; the Kafka client loads on the first send.
     from apps.messaging.producer import dlq_publish
 
     if dead_letter.decodable:
@@ -46,10 +54,25 @@ def dead_letter_dlq_send(dead_letter: DeadLetter) -> None:
     dlq_publish(key=key, value=value, headers=_headers(dead_letter))
 
 
+def dlq_produce_on_commit(dead_letter_id: int) -> None:
+    """Once the dead letter is committed, put a copy on the DLQ topic (best effort; retried later)."""
+    transaction.on_commit(lambda: dlq_produce(dead_letter_id))
+
+
+def dlq_produce(dead_letter_id: int) -> bool:
+    """Produce the dead letter to ``order-events.dlq`` with the error in headers; True when acknowledged."""
+    dead_letter = DeadLetter.objects.get(pk=dead_letter_id)
+    try:
+        dead_letter_dlq_send(dead_letter)
+    except Exception:
+        logger.exception("dead letter %s could not be produced to the DLQ topic; it stays pending", dead_letter_id)
+        return False
+    DeadLetter.objects.filter(pk=dead_letter_id).update(dlq_published_at=timezone.now())
+    return True
+
+
 def dead_letter_dlq_publish_pending(*, limit: int = 100) -> int:
     """Produce the failed dead letters whose DLQ copy is not acknowledged yet; how many succeeded."""
-    from apps.messaging.dead_letters.chain import dlq_produce
-
     pending = (
         DeadLetter.objects.filter(dlq_published_at__isnull=True)
         .exclude(error_class="")

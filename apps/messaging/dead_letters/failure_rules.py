@@ -2,90 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import time
-from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.accounts.operator_actions import operator_action
 from apps.accounts.services import Actor
-from apps.eventstore.types import RecordedEvent
-from apps.messaging.dead_letters.errors import InjectedFailure
+from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from apps.messaging.dead_letters.models import FailureRule, FailureRuleKind
-
-
-@dataclass(frozen=True)
-class _ActiveRule:
-    id: int
-    group_id: str
-    kind: str
-    field: str
-    regex: re.Pattern[str] | None
-    probability: float
-    description: str
-
-
-_cache: tuple[float, list[_ActiveRule]] | None = None
-
-
-def _cache_seconds() -> float:
-    return float(getattr(settings, "DEAD_LETTER_CACHE_SECONDS", 1.0))
-
-
-def failure_rules_forget() -> None:
-    """Drop this process's cached rules so the next check reads the table."""
-    global _cache
-    _cache = None
-
-
-def _active_rules() -> list[_ActiveRule]:
-    global _cache
-    now = time.monotonic()
-    if _cache is not None and now - _cache[0] < _cache_seconds():
-        return _cache[1]
-    rules = [
-        _ActiveRule(
-            id=rule.pk,
-            group_id=rule.group_id,
-            kind=rule.kind,
-            field=rule.field,
-            regex=re.compile(rule.pattern) if rule.kind == FailureRuleKind.FIELD_REGEX else None,
-            probability=rule.probability,
-            description=rule.describe(),
-        )
-        for rule in FailureRule.objects.filter(enabled=True).order_by("id")
-    ]
-    _cache = (now, rules)
-    return rules
-
-
-def event_share(*, group_id: str, position: int) -> float:
-    """A number in [0, 1) fixed by the group and the event's position."""
-    digest = hashlib.blake2b(f"{group_id}:{position}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
-
-
-def _matches(rule: _ActiveRule, group_id: str, event: RecordedEvent) -> bool:
-    if rule.group_id not in (FailureRule.ANY_GROUP, group_id):
-        return False
-    if rule.kind == FailureRuleKind.PROBABILITY:
-        return event_share(group_id=group_id, position=event.position) < rule.probability
-    value = event.data.get(rule.field)
-    return value is not None and rule.regex is not None and rule.regex.search(str(value)) is not None
-
-
-def failure_rule_check(*, group_id: str, event: RecordedEvent) -> None:
-    """Raise :class:`InjectedFailure` when an enabled rule makes ``group_id`` fail ``event``.
-
-    Rules are read at most once a second per process (``DEAD_LETTER_CACHE_SECONDS``);
-    a change made through the services below is seen at once in the same process.
-    """
-    for rule in _active_rules():
-        if _matches(rule, group_id, event):
-            raise InjectedFailure(rule_id=rule.id, description=rule.description)
 
 
 def _rule_validate(*, kind: str, field: str, pattern: str, probability: float) -> None:

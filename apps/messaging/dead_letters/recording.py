@@ -6,8 +6,9 @@ import datetime as dt
 
 from django.db import IntegrityError, transaction
 
+import apps.messaging.dead_letters.chain as chain
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.dead_letters import chain
+from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 
 
@@ -74,7 +75,7 @@ def dead_letter_record(
             if found is None:
                 raise
             return found
-        chain.dlq_produce_on_commit(dead_letter.pk)
+        dlq_produce_on_commit(dead_letter.pk)
     if event is not None:
         chain.parked_streams_add(group_id, event.stream_id)
     return dead_letter

@@ -16,10 +16,10 @@ from typing import Literal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+import apps.messaging.dead_letters.chain as chain
 from apps.accounts.models import AuditOutcome
 from apps.accounts.operator_actions import OperatorAction, operator_action
 from apps.accounts.services import Actor
-from apps.messaging.dead_letters import chain
 from apps.messaging.dead_letters.errors import DeadLetterNotReplayable
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 from apps.messaging.dead_letters.selectors import DeadLetterFilter, dead_letter_list

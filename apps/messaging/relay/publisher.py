@@ -7,9 +7,9 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from kafka import KafkaProducer
+from kafka.producer.future import FutureRecordMetadata
 
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.codec import event_encode, event_headers
@@ -22,7 +22,7 @@ class SentBatch:
     """Events handed to the producer, with the future of each record."""
 
     events: Sequence[RecordedEvent]
-    futures: list[Any]
+    futures: list[FutureRecordMetadata]
 
 
 def batch_send(*, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent]) -> SentBatch:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db import connections
 
 from apps.messaging.relay.sql import CHANNEL
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import TupleRow
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ class AppendWaiter:
         self._poll_interval = poll_interval
         self._stop = stop
         self._vendor = connections[using].vendor
-        self._listener: Any = None
+        self._listener: psycopg.Connection[TupleRow] | None = None
 
     def wait(self) -> bool:
         """Wait for the next append; True when a notification (not the timer) woke us."""
@@ -60,7 +64,7 @@ class AppendWaiter:
                 self._listener.close()
             self._listener = None
 
-    def _listen(self) -> Any:
+    def _listen(self) -> psycopg.Connection[TupleRow] | None:
         if self._listener is not None:
             return self._listener
         import psycopg

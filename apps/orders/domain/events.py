@@ -15,13 +15,6 @@ class DomainEvent:
 
 
 @dataclass(frozen=True)
-class OrderLineData:
-    sku: str
-    quantity: int
-    unit_price_cents: int
-
-
-@dataclass(frozen=True)
 class OrderPlaced(DomainEvent):
     type: ClassVar[str] = "OrderPlaced"
     order_id: str

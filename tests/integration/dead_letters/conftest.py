@@ -20,10 +20,10 @@ from apps.messaging.dead_letters import (
     dead_letter_park_behind,
     dead_letter_parked_streams,
     dead_letter_record,
-    failure_rule_check,
+    failure_rules_wrap,
 )
 from apps.messaging.dead_letters.chain import parked_streams_forget
-from apps.messaging.dead_letters.failure_rules import failure_rules_forget
+from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from tests.support.broker import kafka, tansu  # noqa: F401  (fixtures for the DLQ-topic tests)
 
 GROUP = "test-dead-letters"
@@ -94,6 +94,10 @@ def host_deliver(
     consumer: Applier, events: Sequence[RecordedEvent], *, attempts: int = 3, group_id: str = GROUP
 ) -> None:
     """What the consumer host does per message: park behind a parked stream, else apply, else record."""
+    # The host applies with the handlers the failure rules wrap; so does this stand-in.
+    handle_one = failure_rules_wrap(
+        registry.ConsumerSpec(group_id=group_id, handle_batch=lambda events: None, handle_one=consumer.handle_one)
+    ).handle_one
     for event in events:
         if event.stream_id in dead_letter_parked_streams(group_id=group_id):
             dead_letter_park_behind(group_id=group_id, event=event, topic=TOPIC, partition=0, offset=event.position)
@@ -102,8 +106,7 @@ def host_deliver(
         error: Exception = RuntimeError("not attempted")
         for _ in range(attempts):
             try:
-                failure_rule_check(group_id=group_id, event=event)
-                consumer.handle_one(event)
+                handle_one(event)
                 break
             except Exception as exc:
                 first_failed_at = first_failed_at or timezone.now()

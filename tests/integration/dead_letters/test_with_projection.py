@@ -12,7 +12,7 @@ from apps.messaging.dead_letters import (
     failure_rule_create,
     failure_rule_disable,
 )
-from apps.messaging.dead_letters.failure_rules import failure_rules_forget
+from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from apps.messaging.registry import consumer_spec
 from apps.projections.live import consumer_group_for
 from apps.projections.models import OrderSummary

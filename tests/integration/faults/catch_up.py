@@ -15,7 +15,7 @@ from apps.eventstore.store import head_position
 from apps.messaging.heartbeat import consumer_heartbeat_list
 from apps.messaging.lag import LagRound, consumer_lag_sample
 from apps.messaging.registry import consumer_specs
-from apps.messaging.relay import relay_checkpoint_get
+from apps.messaging.relay.checkpoint import relay_checkpoint_get
 from apps.projections.lag import projection_lag_read
 from apps.projections.projectors import PROJECTORS
 from tests.support.stack import PipelineStack, wait_for

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from apps.messaging.relay import relay_checkpoint_get
+from apps.messaging.relay.checkpoint import relay_checkpoint_get
 from apps.projections.live import consumer_group_for
 from apps.projections.models import ProjectionCheckpoint, ProjectionStreamCursor
 from apps.projections.projectors import PROJECTORS

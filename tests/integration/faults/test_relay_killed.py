@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable
 
-from apps.messaging.relay import relay_checkpoint_get
+from apps.messaging.relay.checkpoint import relay_checkpoint_get
 from tests.integration.faults.catch_up import consumers_joined_wait, pipeline_caught_up_wait, topic_positions_read
 from tests.integration.faults.exactness import positions_missing, read_models_assert_exact
 from tests.integration.faults.inflight import TopicTail, kill_when_caught, relay_inflight

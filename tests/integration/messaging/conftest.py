@@ -117,7 +117,7 @@ def recording_consumer() -> RecordingConsumer:
 
 def relay_publish(*, name: str = "t", batch_size: int | None = None) -> int:
     """Publish the store's backlog with a relay that is closed afterwards; how many it published."""
-    from apps.messaging.relay import Relay
+    from apps.messaging.relay.loop import Relay
 
     relay = Relay(name=name, batch_size=batch_size)
     try:

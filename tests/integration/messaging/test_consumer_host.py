@@ -255,3 +255,34 @@ def test_a_batch_slower_than_the_poll_interval_keeps_its_place_in_the_group(
     assert sorted(DeadLetter.objects.filter(group_id=consumer.group_id).values_list("stream_id", flat=True)) == sorted(
         ids
     )
+
+
+def test_an_enabled_failure_rule_fails_the_hosted_handler_and_dead_letters_only_what_it_matches(
+    kafka: KafkaSetup, hosts: list[ConsumerHost]
+) -> None:
+    from apps.messaging.dead_letters import DeadLetter, FailureRule, FailureRuleKind
+    from apps.messaging.dead_letters.fault_injection import failure_rules_forget
+
+    ids = orders_append(streams=2, lines_per_order=1)
+    consumer = RecordingConsumer()
+    FailureRule.objects.create(
+        group_id=consumer.group_id,
+        kind=FailureRuleKind.FIELD_REGEX,
+        field="order_id",
+        pattern=f"^{ids[0]}$",
+        created_by="test",
+    )
+    failure_rules_forget()
+    relay_publish()
+    try:
+        host_start(hosts, consumer)
+
+        consumer.wait_for(2, timeout=45)
+        until(lambda: DeadLetter.objects.filter(group_id=consumer.group_id).count() == 2, timeout=15)
+    finally:
+        failure_rules_forget()
+    assert consumer.by_stream() == {ids[1]: [1, 2]}
+    head = DeadLetter.objects.get(group_id=consumer.group_id, blocked_by__isnull=True)
+    assert (head.stream_id, head.event_type, head.attempts) == (ids[0], "OrderPlaced", 3)
+    assert head.error_class.endswith("InjectedFailure")
+    all_committed(kafka, consumer.group_id, timeout=15)

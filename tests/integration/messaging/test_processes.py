@@ -17,7 +17,7 @@ from django.db import connection
 
 from apps.messaging.heartbeat import ConsumerHeartbeat, consumer_heartbeat_list
 from apps.messaging.registry import consumer_specs
-from apps.messaging.relay import relay_checkpoint_get
+from apps.messaging.relay.checkpoint import relay_checkpoint_get
 from tests.integration.messaging.conftest import orders_append
 from tests.support.broker import KafkaSetup, topic_read
 

@@ -12,7 +12,8 @@ import pytest
 
 from apps.eventstore.store import global_log_read, head_position
 from apps.messaging.heartbeat import relay_heartbeat_get
-from apps.messaging.relay import Relay, relay_checkpoint_get, relay_checkpoint_save
+from apps.messaging.relay.checkpoint import relay_checkpoint_get, relay_checkpoint_save
+from apps.messaging.relay.loop import Relay
 from tests.integration.messaging.conftest import orders_append, relay_publish
 from tests.support.broker import KafkaSetup, topic_read
 

@@ -71,3 +71,18 @@ def test_without_a_database_url_the_console_uses_a_sqlite_file_in_the_var_direct
     assert seen["engine"] == "django.db.backends.sqlite3"
     assert seen["name"] == str(tmp_path / "eda.sqlite3")
     assert seen["debug"] is False
+
+
+def test_a_setting_that_is_not_of_its_type_stops_the_process_naming_the_variable():
+    environ = {key: value for key, value in os.environ.items() if key not in _NAMES}
+    result = subprocess.run(
+        [sys.executable, "-c", _PRINT_SETTINGS],
+        cwd=PROJECT_DIR,
+        env={**environ, "DJANGO_SETTINGS_MODULE": "eda_console.settings", "RELAY_BATCH_SIZE": "lots"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: RELAY_BATCH_SIZE must be an integer, got 'lots'" in result.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.messaging.relay import Relay
+from apps.messaging.relay.loop import Relay
 
 
 class Command(BaseCommand):
