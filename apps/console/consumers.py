@@ -1,7 +1,7 @@
 """The console's one websocket: a page joins the push groups it shows, and each push arrives rendered.
 
 A page opens ``/ws/push/?group=<name>&...`` through htmx's websocket extension; every
-group message is rendered for this socket by its kind's renderer (``apps.console.push``)
+group message is rendered for this socket by its kind's renderer (``apps.console.push_renderers``)
 and sent as one text frame (hx-swap-oob fragments, or JSON the live stream takes itself).
 
 Close codes (a refusal at the handshake is a close before accept, which the browser sees
@@ -33,7 +33,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.contrib.auth import get_user_model
 
 from apps.accounts.roles import user_is_operator, user_is_viewer
-from apps.console.push import PUSH_RENDERERS, LiveFilters, PushViewer, push_frame_render
+from apps.console.push_renderers import PUSH_RENDERERS, LiveFilters, PushViewer, push_frame_render
 from apps.messaging.push import PUSH_GROUPS
 
 logger = logging.getLogger(__name__)

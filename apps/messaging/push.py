@@ -3,7 +3,7 @@
 Each kind of push is a ``TypedDict`` whose ``type`` names it (Channels turns
 ``rebuild.progress`` into the consumer method ``rebuild_progress``), sent to one of the
 groups below. The console's websocket consumer renders each kind with the page's own
-partial (one renderer per kind, see ``apps.console.push``), so a new kind is one
+partial (one renderer per kind, see ``apps.console.push_renderers``), so a new kind is one
 ``TypedDict`` here plus one renderer there.
 
 Sending is best effort for every caller: a channel layer that is down or slow is logged

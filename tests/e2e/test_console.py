@@ -61,6 +61,29 @@ def test_log_in_shows_the_overview_with_its_charts(stack: Stack, operator_page: 
     assert operator_page.errors == []
 
 
+def test_the_overview_read_models_arrive_over_the_push_socket_and_redraw_the_chart(
+    stack: Stack, operator_page: Watched
+) -> None:
+    page = operator_page.page
+    page.goto("/")
+    chart = page.locator('.chart[data-chart="orders_by_status"]')
+    expect(chart).to_have_attribute("data-rendered", "1")
+    drawn = "el => el.querySelector('.plot').data[0].y.reduce((a, b) => a + b, 0)"
+    before = chart.evaluate(drawn)
+    figure = page.locator("#orders-by-status-figure").get_attribute("data-figure")
+    for _ in range(3):
+        _order_place(stack)
+    # No poll refreshes this chart: only a push after the projection batch can change it.
+    expect(page.locator("#orders-by-status-figure")).not_to_have_attribute("data-figure", figure or "", timeout=10_000)
+    page.wait_for_function(
+        f"() => document.querySelector('.chart[data-chart=\"orders_by_status\"] .plot').data[0].y"
+        f".reduce((a, b) => a + b, 0) >= {before + 3}",
+        timeout=10_000,
+    )
+    expect(page.locator("#read-model-tiles")).to_contain_text("Dead letters waiting")
+    assert operator_page.errors == []
+
+
 def test_order_placed_through_the_api_appears_in_the_live_stream_within_2_s(
     stack: Stack, operator_page: Watched
 ) -> None:

@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.console.permissions import operator_required, viewer_required
-from apps.console.push import consumer_tables_context, lag_figure_json, push_socket_url
+from apps.console.push_renderers import consumer_tables_context, lag_figure_json, push_socket_url
 from apps.console.views.common import page_context
 from apps.messaging.push import LAG_GROUP, REBUILD_GROUP
 from apps.projections.models import ProjectionRebuild

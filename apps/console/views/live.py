@@ -6,7 +6,7 @@ from django.views.decorators.http import require_GET
 
 from apps.console.live import LIVE_ROWS_MAX
 from apps.console.permissions import viewer_required
-from apps.console.push import push_socket_url
+from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.events import event_recent_list, event_type_names
 from apps.console.views.common import page_context
 from apps.messaging.push import LIVE_EVENTS_GROUP

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 
 from apps.console.charts import build_event_rate_figure, build_orders_by_status_figure, figure_json
 from apps.console.permissions import viewer_required
-from apps.console.push import push_socket_url, read_models_context
+from apps.console.push_renderers import push_socket_url, read_models_context
 from apps.console.selectors import pipeline
 from apps.console.selectors.events import event_rate_series, store_totals
 from apps.console.selectors.health import HEALTH_CHECK_INTERVAL_SECONDS, health_check_list

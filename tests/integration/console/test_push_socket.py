@@ -14,7 +14,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 
 from apps.console.consumers import PushConsumer
-from apps.console.push import push_socket_url
+from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.events import correlation_event_list
 from apps.messaging.push import LIVE_EVENTS_GROUP, READ_MODEL_GROUP
 from apps.projections.live import projection_batch_handle

@@ -15,7 +15,7 @@ from channels.testing import WebsocketCommunicator
 
 from apps.console.consumers import PushConsumer
 from apps.console.live import live_events_push
-from apps.console.push import push_socket_url
+from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.events import correlation_event_list, event_recent_list
 from apps.messaging.push import (
     LAG_GROUP,
