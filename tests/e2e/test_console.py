@@ -159,6 +159,22 @@ def test_viewer_sees_no_action_buttons_and_the_operator_does(
     expect(operator_page.page.locator('[data-action="rebuild"]').first).to_be_visible()
 
 
+def test_rebuild_progress_reaches_an_open_consumers_page_over_the_push_socket(
+    stack: Stack, viewer_page: Watched
+) -> None:
+    page = viewer_page.page
+    page.goto("/consumers/")
+    cell = page.locator("#rebuild-stock_level")
+    expect(cell).to_have_text("never")
+    page.evaluate("window.__same_page = true")
+    stack.api("POST", "/api/projections/stock_level/rebuild")
+    # Within 10 s of loading the page, before its 15 s poll: only a push can have shown it.
+    expect(cell.locator(".status")).to_have_text("done", timeout=10_000)
+    assert page.evaluate("window.__same_page === true")
+    expect(page.locator(ACTION_BUTTONS)).to_have_count(0)
+    assert viewer_page.errors == []
+
+
 def test_anonymous_visitor_is_sent_to_the_login_page(anonymous_page: Page) -> None:
     anonymous_page.goto("/live/")
     assert "/accounts/login/?next=/live/" in anonymous_page.url
