@@ -11,8 +11,12 @@ as HTTP 403 and the ASGI test client as this code):
 - 4401: not logged in, or no role (at the handshake).
 - 4403: the role was removed while the socket was open.
 - 4404: no websocket lives at this path.
-- 1003: a binary frame.  1009: a text frame over ``MAX_FRAME_CHARS``.
-- 1007: a text frame that is not JSON, or nested deeper than ``MAX_JSON_DEPTH``.
+- 4003: a binary frame (RFC 6455's 1003, unsupported data).
+- 4007: a text frame that is not JSON, or nested deeper than ``MAX_JSON_DEPTH`` (1007, invalid data).
+- 4009: a text frame over ``MAX_FRAME_CHARS`` (1009, too big).
+
+The last three are RFC 6455's codes moved into the application range: daphne's websocket
+library (autobahn) lets a server close only with 1000 or 3000-4999, and raises on the rest.
 
 Whatever ends the socket (a close, a bad frame, a crash), it leaves its groups and its
 renewal task stops: a channel left in a group costs every push until the group expires.
@@ -42,9 +46,9 @@ CLOSE_UNKNOWN_GROUP = 4400
 CLOSE_NOT_ALLOWED = 4401
 CLOSE_ROLE_REMOVED = 4403
 CLOSE_UNKNOWN_PATH = 4404
-CLOSE_UNSUPPORTED_DATA = 1003
-CLOSE_INVALID_DATA = 1007
-CLOSE_TOO_BIG = 1009
+CLOSE_UNSUPPORTED_DATA = 4003
+CLOSE_INVALID_DATA = 4007
+CLOSE_TOO_BIG = 4009
 
 # Filters are a few hundred characters; the cap leaves room, and bounds what a frame costs.
 MAX_FRAME_CHARS = 64 * 1024

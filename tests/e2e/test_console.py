@@ -175,6 +175,31 @@ def test_rebuild_progress_reaches_an_open_consumers_page_over_the_push_socket(
     assert viewer_page.errors == []
 
 
+CLOSE_CODE_OF = """async ([path, frame]) => {
+  const socket = new WebSocket(`ws://${location.host}${path}`);
+  socket.binaryType = "arraybuffer";
+  return await new Promise((resolve) => {
+    socket.onopen = () => socket.send(frame === null ? new Uint8Array([0, 1, 2]) : frame);
+    socket.onclose = (event) => resolve(event.code);
+  });
+}"""
+
+
+def test_daphne_closes_a_socket_on_a_frame_it_cannot_read_and_logs_no_traceback(
+    stack: Stack, viewer_page: Watched
+) -> None:
+    page = viewer_page.page
+    page.goto("/live/")
+    path = "/ws/push/?group=push.live-events"
+    assert page.evaluate(CLOSE_CODE_OF, [path, None]) == 4003
+    assert page.evaluate(CLOSE_CODE_OF, [path, "x" * 1_000_000]) == 4009
+    assert page.evaluate(CLOSE_CODE_OF, [path, "{not json"]) == 4007
+    assert page.evaluate(CLOSE_CODE_OF, [path, "[" * 10_000 + "]" * 10_000]) == 4007
+    # Refused at the handshake (HTTP 403), which a browser reports as 1006.
+    assert page.evaluate(CLOSE_CODE_OF, ["/ws/nothing-here/", "{}"]) == 1006
+    assert "Traceback" not in stack.log("web")
+
+
 def test_anonymous_visitor_is_sent_to_the_login_page(anonymous_page: Page) -> None:
     anonymous_page.goto("/live/")
     assert "/accounts/login/?next=/live/" in anonymous_page.url

@@ -44,11 +44,11 @@ async def _viewer() -> User:
 @pytest.mark.parametrize(
     ("frame", "code"),
     [
-        pytest.param({"bytes_data": b"\x00\x01\x02"}, 1003, id="binary"),
-        pytest.param({"text_data": "x" * 1_000_000}, 1009, id="one-megabyte-of-text"),
-        pytest.param({"text_data": "{not json"}, 1007, id="not-json"),
-        pytest.param({"text_data": "[" * 10_000 + "]" * 10_000}, 1007, id="ten-thousand-deep"),
-        pytest.param({"text_data": '{"type": "filter", "stream": ' + "[" * 20 + "]" * 20 + "}"}, 1007, id="too-deep"),
+        pytest.param({"bytes_data": b"\x00\x01\x02"}, 4003, id="binary"),
+        pytest.param({"text_data": "x" * 1_000_000}, 4009, id="one-megabyte-of-text"),
+        pytest.param({"text_data": "{not json"}, 4007, id="not-json"),
+        pytest.param({"text_data": "[" * 10_000 + "]" * 10_000}, 4007, id="ten-thousand-deep"),
+        pytest.param({"text_data": '{"type": "filter", "stream": ' + "[" * 20 + "]" * 20 + "}"}, 4007, id="too-deep"),
     ],
 )
 async def test_an_unreadable_frame_closes_the_socket_with_its_code_and_leaves_the_group(
