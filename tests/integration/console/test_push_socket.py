@@ -6,18 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from apps.console.consumers import PushConsumer
 from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.events import correlation_event_list
 from apps.messaging.push import LIVE_EVENTS_GROUP, READ_MODEL_GROUP
-from apps.projections.live import projection_batch_handle
+from apps.orders import handlers
+from apps.orders.domain import commands as cmds
+from apps.orders.handlers import CommandContext
+from apps.projections.live import READ_MODEL_PUSH_INTERVAL, projection_batch_handle
 from tests.integration.console.conftest import (
     HostileOrder,
     push_group_members,
@@ -120,3 +125,34 @@ async def test_a_projection_batch_that_commits_pushes_the_read_model_tiles(hosti
     assert figure.startswith('<div id="orders-by-status-figure" class="figure-data" data-figure="{')
     assert 'hx-swap-oob="true"' in figure and "cancelled" in figure
     await communicator.disconnect()
+
+
+async def test_a_busy_worker_pushes_the_read_model_tiles_a_few_times_a_second_not_once_per_batch() -> None:
+    communicator, connected = await socket_connect(push_socket_url(READ_MODEL_GROUP), await _viewer())
+    assert connected
+
+    def orders_applied_one_event_per_batch() -> int:
+        ctx = CommandContext(actor="tester", correlation_id="busy")
+        line = cmds.OrderLine(sku="sku-1", quantity=1, unit_price_cents=100)
+        for index in range(20):
+            handlers.place_order(cmds.PlaceOrder(f"busy-{index}", "cust-1", "EUR", (line,)), ctx)
+        events = correlation_event_list(correlation_id="busy")
+        return sum(projection_batch_handle(name="order_summary", events=[event]).applied for event in events)
+
+    started = time.monotonic()
+    assert await sync_to_async(orders_applied_one_event_per_batch)() == 20
+    frames = []
+    while frame := await _frame_or_none(communicator, timeout=1.5):
+        frames.append(frame)
+    # At most one push per READ_MODEL_PUSH_INTERVAL (0.5 s), plus the one sent at once.
+    assert 1 <= len(frames) <= (time.monotonic() - started) / READ_MODEL_PUSH_INTERVAL + 1
+    assert len(frames) < 20
+    # The last push shows the state after the last batch.
+    assert "&quot;y&quot;:[20]" in frames[-1]
+    await communicator.disconnect()
+
+
+async def _frame_or_none(communicator: WebsocketCommunicator, *, timeout: float) -> str | None:
+    if await communicator.receive_nothing(timeout=timeout):
+        return None
+    return str(await communicator.receive_from(timeout=1))
