@@ -165,15 +165,17 @@ class PushConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             return None
 
-        def load() -> PushViewer | None:
+        def roles() -> tuple[bool, bool]:
             # A fresh row: the role or the active flag may have changed since the handshake.
             fresh = get_user_model()._default_manager.filter(pk=user.pk).first()
-            if fresh is None or not user_is_viewer(fresh):
-                return None
-            filters = self.viewer.live_filters if self.viewer is not None else LiveFilters({})
-            return PushViewer(is_operator=user_is_operator(fresh), live_filters=filters)
+            return user_is_viewer(fresh), user_is_operator(fresh)
 
-        return await database_sync_to_async(load)()
+        is_viewer, is_operator = await database_sync_to_async(roles)()
+        if not is_viewer:
+            return None
+        # The filters as they are now: the browser may have sent new ones during the query.
+        filters = self.viewer.live_filters if self.viewer is not None else LiveFilters({})
+        return PushViewer(is_operator=is_operator, live_filters=filters)
 
     async def _groups_join(self) -> None:
         for group in self.groups:
