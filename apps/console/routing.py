@@ -1,9 +1,8 @@
 from django.urls import path
 
-from apps.console.consumers import LagConsumer, LiveStreamConsumer, RebuildProgressConsumer
+from apps.console.consumers import PushConsumer
 
 websocket_urlpatterns = [
-    path("ws/live/", LiveStreamConsumer.as_asgi()),
-    path("ws/rebuilds/", RebuildProgressConsumer.as_asgi()),
-    path("ws/lag/", LagConsumer.as_asgi()),
+    # The one socket every page opens (apps.console.push_renderers.PUSH_SOCKET_PATH).
+    path("ws/push/", PushConsumer.as_asgi()),
 ]

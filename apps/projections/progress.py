@@ -1,35 +1,13 @@
-"""Rebuild progress pushed to the console over Channels.
+"""Rebuild progress pushed to the console over the push channel (``apps.messaging.push``).
 
-Every message goes to the ``projection-rebuild`` group; its ``type`` names the consumer
-method that receives it (``rebuild.progress`` -> ``rebuild_progress``). Pushes are best
-effort: a channel layer that is down is logged, never allowed to fail the rebuild.
+Pushes are best effort: a channel layer that is down is logged, never allowed to fail the
+rebuild.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Literal, TypedDict
-
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-
+from apps.messaging.push import REBUILD_GROUP, RebuildProgressMessage, push_send
 from apps.projections.models import ProjectionRebuild
-
-logger = logging.getLogger(__name__)
-
-REBUILD_CHANNEL_GROUP = "projection-rebuild"
-
-
-class RebuildProgressMessage(TypedDict):
-    type: Literal["rebuild.progress"]
-    job_id: str
-    projection: str
-    status: str
-    events_done: int
-    events_total: int
-    rate: float
-    eta_seconds: float | None
-    error: str
 
 
 def rebuild_progress_message(job: ProjectionRebuild) -> RebuildProgressMessage:
@@ -49,10 +27,4 @@ def rebuild_progress_message(job: ProjectionRebuild) -> RebuildProgressMessage:
 
 def rebuild_progress_push(job: ProjectionRebuild) -> None:
     """Send the job's progress to every browser watching rebuilds (best effort)."""
-    try:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        async_to_sync(layer.group_send)(REBUILD_CHANNEL_GROUP, rebuild_progress_message(job))
-    except Exception:
-        logger.warning("rebuild progress push for %s failed", job.id, exc_info=True)
+    push_send(group=REBUILD_GROUP, message=rebuild_progress_message(job))

@@ -1,11 +1,17 @@
-// Charts: each .chart holds its figure as a JSON data block (no inline script under the
-// CSP) and, with data-src, refreshes itself from that URL every data-every ms.
+// Charts: each .chart holds its figure as JSON (no inline script under the CSP): a data
+// block, or the data-figure of a .figure-data element that a push swaps in by id (htmx
+// drops <script> from swapped fragments), which redraws the chart in place. With
+// data-src, a chart also refreshes itself from that URL every data-every ms.
 (function () {
   "use strict";
 
   var PLOT_CONFIG = { displaylogo: false, responsive: true, displayModeBar: false };
 
   function figureOf(chart) {
+    var pushed = chart.querySelector(".figure-data");
+    if (pushed) {
+      try { return JSON.parse(pushed.dataset.figure || ""); } catch (e) { return null; }
+    }
     var block = chart.querySelector("script.figure");
     if (!block || !block.textContent.trim()) return null;
     try { return JSON.parse(block.textContent); } catch (e) { return null; }
@@ -39,8 +45,14 @@
       if (!document.body.contains(chart)) { clearInterval(timer); return; }
       refresh();
     }, every);
-    // A push (e.g. a new lag sample) redraws at once instead of at the next tick.
-    if (chart.dataset.refreshOn) document.body.addEventListener(chart.dataset.refreshOn, refresh);
+  }
+
+  function redraw(figureData) {
+    var chart = figureData.closest(".chart");
+    var plot = chart && chart.querySelector(".plot");
+    if (!plot || !chart.dataset.drawn || typeof window.Plotly === "undefined") return;
+    var figure = figureOf(chart);
+    if (figure) window.Plotly.react(plot, figure.data, figure.layout, PLOT_CONFIG);
   }
 
   function drawAll(root) {
@@ -49,4 +61,7 @@
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
   document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+  document.addEventListener("htmx:load", function (event) {
+    if (event.target.classList && event.target.classList.contains("figure-data")) redraw(event.target);
+  });
 })();

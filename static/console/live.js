@@ -1,7 +1,9 @@
-// The live event stream. Rows arrive over a websocket already rendered and escaped by the
-// server; they are queued and written to the table at most once per FLUSH_MS inside an
-// animation frame, and the table keeps the newest ROWS_MAX rows, so a burst of 1,000
-// events/s costs a few small DOM writes per second instead of one per event.
+// The live event stream. Rows arrive on the page's push socket (htmx's websocket extension,
+// which also reconnects) already rendered and escaped by the server, as JSON frames this
+// script takes before htmx would try to swap them; they are queued and written to the table
+// at most once per FLUSH_MS inside an animation frame, and the table keeps the newest
+// ROWS_MAX rows, so a burst of 1,000 events/s costs a few small DOM writes per second
+// instead of one per event.
 (function () {
   "use strict";
 
@@ -27,8 +29,7 @@
     var buckets = {};        // second -> events received (before filtering)
     var lastFlush = 0;
     var frameRequested = false;
-    var socket = null;
-    var retryMs = 500;
+    var socket = null;       // the extension's socket wrapper, once open
 
     function filters() {
       var data = new FormData(form);
@@ -103,8 +104,11 @@
     }, 1000);
 
     function onMessage(event) {
+      var data = event.detail.message;
+      if (typeof data !== "string" || data.charAt(0) !== "{") return;
+      event.preventDefault();  // ours, not a fragment for htmx to swap
       var message;
-      try { message = JSON.parse(event.data); } catch (e) { return; }
+      try { message = JSON.parse(data); } catch (e) { return; }
       if (message.type !== "events") return;
       countRate(message.count || 0);
       if (!message.rows.length) return;
@@ -123,28 +127,24 @@
       connOut.textContent = text;
     }
 
-    function connect() {
-      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
-      socket = new WebSocket(scheme + location.host + "/ws/live/");
-      socket.onopen = function () {
-        retryMs = 500;
-        setConn("open", "live");
-        socket.send(JSON.stringify(filters()));
-      };
-      socket.onmessage = onMessage;
-      socket.onclose = function () {
-        setConn("closed", "reconnecting…");
-        setTimeout(connect, retryMs);
-        retryMs = Math.min(retryMs * 2, 10000);
-      };
-    }
+    document.body.addEventListener("htmx:wsConnecting", function () { setConn("connecting", "connecting…"); });
+    document.body.addEventListener("htmx:wsOpen", function (event) {
+      socket = event.detail.socketWrapper;
+      setConn("open", "live");
+      socket.send(JSON.stringify(filters()));
+    });
+    document.body.addEventListener("htmx:wsClose", function () {
+      socket = null;
+      setConn("closed", "reconnecting…");
+    });
+    document.body.addEventListener("htmx:wsBeforeMessage", onMessage);
 
     var filterTimer = null;
     function filtersChanged() {
       clearTimeout(filterTimer);
       filterTimer = setTimeout(function () {
         applyFiltersToShownRows();
-        if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(filters()));
+        if (socket) socket.send(JSON.stringify(filters()));
       }, 250);
     }
     form.addEventListener("input", filtersChanged);
@@ -169,7 +169,5 @@
       body.textContent = "";
       queue = [];
     });
-
-    connect();
   });
 })();

@@ -61,6 +61,29 @@ def test_log_in_shows_the_overview_with_its_charts(stack: Stack, operator_page: 
     assert operator_page.errors == []
 
 
+def test_the_overview_read_models_arrive_over_the_push_socket_and_redraw_the_chart(
+    stack: Stack, operator_page: Watched
+) -> None:
+    page = operator_page.page
+    page.goto("/")
+    chart = page.locator('.chart[data-chart="orders_by_status"]')
+    expect(chart).to_have_attribute("data-rendered", "1")
+    drawn = "el => el.querySelector('.plot').data[0].y.reduce((a, b) => a + b, 0)"
+    before = chart.evaluate(drawn)
+    figure = page.locator("#orders-by-status-figure").get_attribute("data-figure")
+    for _ in range(3):
+        _order_place(stack)
+    # No poll refreshes this chart: only a push after the projection batch can change it.
+    expect(page.locator("#orders-by-status-figure")).not_to_have_attribute("data-figure", figure or "", timeout=10_000)
+    page.wait_for_function(
+        f"() => document.querySelector('.chart[data-chart=\"orders_by_status\"] .plot').data[0].y"
+        f".reduce((a, b) => a + b, 0) >= {before + 3}",
+        timeout=10_000,
+    )
+    expect(page.locator("#read-model-tiles")).to_contain_text("Dead letters waiting")
+    assert operator_page.errors == []
+
+
 def test_order_placed_through_the_api_appears_in_the_live_stream_within_2_s(
     stack: Stack, operator_page: Watched
 ) -> None:
@@ -134,6 +157,47 @@ def test_viewer_sees_no_action_buttons_and_the_operator_does(
     expect(viewer_page.page.locator(".role")).to_have_text("viewer")
     operator_page.page.goto("/consumers/")
     expect(operator_page.page.locator('[data-action="rebuild"]').first).to_be_visible()
+
+
+def test_rebuild_progress_reaches_an_open_consumers_page_over_the_push_socket(
+    stack: Stack, viewer_page: Watched
+) -> None:
+    page = viewer_page.page
+    page.goto("/consumers/")
+    cell = page.locator("#rebuild-stock_level")
+    expect(cell).to_have_text("never")
+    page.evaluate("window.__same_page = true")
+    stack.api("POST", "/api/projections/stock_level/rebuild")
+    # Within 10 s of loading the page, before its 15 s poll: only a push can have shown it.
+    expect(cell.locator(".status")).to_have_text("done", timeout=10_000)
+    assert page.evaluate("window.__same_page === true")
+    expect(page.locator(ACTION_BUTTONS)).to_have_count(0)
+    assert viewer_page.errors == []
+
+
+CLOSE_CODE_OF = """async ([path, frame]) => {
+  const socket = new WebSocket(`ws://${location.host}${path}`);
+  socket.binaryType = "arraybuffer";
+  return await new Promise((resolve) => {
+    socket.onopen = () => socket.send(frame === null ? new Uint8Array([0, 1, 2]) : frame);
+    socket.onclose = (event) => resolve(event.code);
+  });
+}"""
+
+
+def test_daphne_closes_a_socket_on_a_frame_it_cannot_read_and_logs_no_traceback(
+    stack: Stack, viewer_page: Watched
+) -> None:
+    page = viewer_page.page
+    page.goto("/live/")
+    path = "/ws/push/?group=push.live-events"
+    assert page.evaluate(CLOSE_CODE_OF, [path, None]) == 4003
+    assert page.evaluate(CLOSE_CODE_OF, [path, "x" * 1_000_000]) == 4009
+    assert page.evaluate(CLOSE_CODE_OF, [path, "{not json"]) == 4007
+    assert page.evaluate(CLOSE_CODE_OF, [path, "[" * 10_000 + "]" * 10_000]) == 4007
+    # Refused at the handshake (HTTP 403), which a browser reports as 1006.
+    assert page.evaluate(CLOSE_CODE_OF, ["/ws/nothing-here/", "{}"]) == 1006
+    assert "Traceback" not in stack.log("web")
 
 
 def test_anonymous_visitor_is_sent_to_the_login_page(anonymous_page: Page) -> None:

@@ -1,8 +1,14 @@
-"""The health of each part, as the overview shows it: one check per part, never raising."""
+"""The health of each part, as the overview shows it: one check per part, never raising.
+
+The checks run at most once per ``HEALTH_CHECK_INTERVAL_SECONDS`` per process: every tab
+and every poll of the process within an interval shares one result, so ten open tabs
+probe the database, Redis and the broker as often as one.
+"""
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
@@ -13,6 +19,8 @@ from django.db import connection
 from apps.eventstore.store import head_position
 from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age, relay_heartbeat_get
 from apps.messaging.registry import consumer_specs
+
+HEALTH_CHECK_INTERVAL_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,27 @@ def relay_health() -> HealthCheck:
     return HealthCheck("Relay", beat["status"] == "running", detail)
 
 
+class _HealthCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checks: list[HealthCheck] = []
+        self._measured = float("-inf")
+
+    def get(self) -> list[HealthCheck]:
+        # Held while measuring: a second caller waits for this round instead of probing too.
+        with self._lock:
+            if time.monotonic() - self._measured >= HEALTH_CHECK_INTERVAL_SECONDS:
+                self._checks = [_database(), _redis(), _kafka(), worker_health(), relay_health()]
+                self._measured = time.monotonic()
+            return list(self._checks)
+
+
+_cache = _HealthCache()
+
+
 def health_check_list() -> list[HealthCheck]:
-    """Database, Redis, Kafka, worker heartbeats, and the relay against the head of the log."""
-    return [_database(), _redis(), _kafka(), worker_health(), relay_health()]
+    """Database, Redis, Kafka, worker heartbeats, and the relay against the head of the log.
+
+    Measured at most once per ``HEALTH_CHECK_INTERVAL_SECONDS`` in this process.
+    """
+    return _cache.get()

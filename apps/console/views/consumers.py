@@ -1,17 +1,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.console.charts import build_lag_figure, figure_json
 from apps.console.permissions import operator_required, viewer_required
-from apps.console.selectors import pipeline
-from apps.console.selectors.read_models import projection_lag_list
+from apps.console.push_renderers import consumer_tables_context, lag_figure_json, push_socket_url
 from apps.console.views.common import page_context
+from apps.messaging.push import LAG_GROUP, REBUILD_GROUP
 from apps.projections.models import ProjectionRebuild
 from apps.projections.projectors import UnknownProjection
 from apps.projections.rebuild import (
@@ -21,44 +19,35 @@ from apps.projections.rebuild import (
     projection_rebuild_request,
 )
 
-LAG_WINDOW_MINUTES = 60
-
-
-def _tables() -> dict[str, Any]:
-    groups = pipeline.consumer_group_list()
-    return {
-        "groups": groups,
-        "lag_available": any(group.sampled_at for group in groups),
-        "projections": projection_lag_list(),
-    }
-
-
-def _lag_figure() -> str:
-    return figure_json(build_lag_figure(pipeline.lag_series(minutes=LAG_WINDOW_MINUTES)))
-
 
 @require_GET
 @viewer_required
 def consumers(request: HttpRequest) -> HttpResponse:
-    context = page_context(request, section="consumers", lag_figure=_lag_figure(), **_tables())
+    context = page_context(
+        request,
+        section="consumers",
+        lag_figure=lag_figure_json(),
+        push_url=push_socket_url(LAG_GROUP, REBUILD_GROUP),
+        **consumer_tables_context(),
+    )
     return render(request, "console/consumers.html", context)
 
 
 @require_GET
 @viewer_required
 def consumer_tables(request: HttpRequest) -> HttpResponse:
-    context = page_context(request, section="consumers", **_tables())
+    context = page_context(request, section="consumers", **consumer_tables_context())
     return render(request, "console/consumers.html#tables", context)
 
 
 @require_GET
 @viewer_required
 def lag_chart(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(_lag_figure(), content_type="application/json")
+    return HttpResponse(lag_figure_json(), content_type="application/json")
 
 
 def _tables_response(request: HttpRequest, message: str, *, status: int = 200) -> HttpResponse:
-    context = page_context(request, section="consumers", message=message, **_tables())
+    context = page_context(request, section="consumers", message=message, **consumer_tables_context())
     return render(request, "console/consumers.html#tables", context, status=status)
 
 

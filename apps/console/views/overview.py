@@ -10,11 +10,13 @@ from django.views.decorators.http import require_GET
 
 from apps.console.charts import build_event_rate_figure, build_orders_by_status_figure, figure_json
 from apps.console.permissions import viewer_required
+from apps.console.push_renderers import push_socket_url, read_models_context
 from apps.console.selectors import pipeline
 from apps.console.selectors.events import event_rate_series, store_totals
-from apps.console.selectors.health import health_check_list
+from apps.console.selectors.health import HEALTH_CHECK_INTERVAL_SECONDS, health_check_list
 from apps.console.selectors.read_models import orders_by_status
 from apps.console.views.common import page_context
+from apps.messaging.push import READ_MODEL_GROUP
 
 RATE_WINDOW_SECONDS = 300
 
@@ -26,13 +28,14 @@ def _tiles() -> dict[str, Any]:
     return {
         "totals": store_totals(),
         "rate_now": sum(recent) / len(recent) if recent else 0.0,
-        "dead_letters_waiting": pipeline.dead_letters_waiting(),
         "groups": groups,
         "total_lag": sum(group.total_lag or 0 for group in groups),
         "lag_available": any(group.sampled_at for group in groups),
         "health": health,
         "health_ok": sum(1 for check in health if check.ok),
         "health_failing": [check.name for check in health if check.ok is False],
+        # The polled parts refresh as often as the health they show is measured.
+        "refresh_seconds": int(HEALTH_CHECK_INTERVAL_SECONDS),
     }
 
 
@@ -43,13 +46,21 @@ _FIGURES: dict[str, Callable[[], go.Figure]] = {
 
 
 def _figures() -> dict[str, str]:
-    return {name: figure_json(build()) for name, build in _FIGURES.items()}
+    # orders_by_status comes with the read-model tiles, which are pushed.
+    return {"event_rate": figure_json(_FIGURES["event_rate"]())}
 
 
 @require_GET
 @viewer_required
 def overview(request: HttpRequest) -> HttpResponse:
-    context = page_context(request, section="overview", figures=_figures(), **_tiles())
+    context = page_context(
+        request,
+        section="overview",
+        figures=_figures(),
+        push_url=push_socket_url(READ_MODEL_GROUP),
+        **_tiles(),
+        **read_models_context(),
+    )
     return render(request, "console/overview.html", context)
 
 

@@ -8,8 +8,7 @@ Public names:
   the selectors the console, ``GET /api/consumers`` and ``/metrics`` read.
 """
 
-from apps.messaging.lag.push import LAG_CHANNEL_GROUP, LagSampledMessage
-from apps.messaging.lag.sampler import LagRound, consumer_lag_sample, lag_status_policy
+from apps.messaging.lag.sampler import LagRound, consumer_lag_sample, lag_sampled_message, lag_status_policy
 from apps.messaging.lag.selectors import (
     NO_SAMPLES,
     ConsumerGroupStatus,
@@ -29,13 +28,11 @@ from apps.messaging.lag.status import (
 )
 
 __all__ = [
-    "LAG_CHANNEL_GROUP",
     "NO_SAMPLES",
     "ConsumerGroupStatus",
     "GroupStatus",
     "LagPoint",
     "LagRound",
-    "LagSampledMessage",
     "LagStatus",
     "PartitionLag",
     "PartitionSample",
@@ -45,6 +42,7 @@ __all__ = [
     "consumer_group_status_list",
     "consumer_lag_sample",
     "consumer_lag_series",
+    "lag_sampled_message",
     "lag_status_policy",
     "projection_lag_latest_list",
 ]

@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from apps.messaging.lag.models import ConsumerGroupSample, ConsumerGroupState, ConsumerLagSample, ProjectionLagSample
 from apps.messaging.lag.offsets import TopicOffsets, topic_offsets_read
-from apps.messaging.lag.push import lag_round_push
 from apps.messaging.lag.recorder import RoundRecorder
 from apps.messaging.lag.status import GroupStatus, StatusPolicy
+from apps.messaging.push import LAG_GROUP, LagGroupLine, LagSampledMessage, push_send
 from apps.messaging.registry import consumer_specs, projection_sources
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,20 @@ class LagRound:
     groups: dict[str, GroupStatus] = field(default_factory=dict)
     total_lag: dict[str, int | None] = field(default_factory=dict)
     projections: int = 0
+
+
+def lag_sampled_message(result: LagRound) -> LagSampledMessage:
+    """The message pushed to the browsers after a round."""
+    return LagSampledMessage(
+        type="lag.sampled",
+        topic=result.topic,
+        sampled_at=result.sampled_at.isoformat(),
+        error=result.error,
+        groups=[
+            LagGroupLine(group_id=group_id, status=verdict.status.value, total_lag=result.total_lag.get(group_id))
+            for group_id, verdict in sorted(result.groups.items())
+        ],
+    )
 
 
 def lag_status_policy() -> StatusPolicy:
@@ -66,7 +80,7 @@ def consumer_lag_sample(*, now: dt.datetime | None = None) -> LagRound | None:
             logger.info("lag sampler: another round is running, skipping this one")
             return None
         result = _round(now or timezone.now())
-    lag_round_push(result)
+    push_send(group=LAG_GROUP, message=lag_sampled_message(result))
     return result
 
 

@@ -1,16 +1,25 @@
-"""Users with each role, logged-in clients, and an order whose every string is hostile HTML."""
+"""Users with each role, logged-in clients, an order whose every string is hostile HTML, and
+websocket clients of the real ASGI app."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from django.test import Client
 
+from apps.messaging.push import PUSH_GROUPS
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.orders.handlers import CommandContext
+from eda_console.asgi import application
 
 # Each fragment would run script or inject markup if it reached a page unescaped.
 ORDER_ID = "x<script>alert(1)</script>"
@@ -20,6 +29,7 @@ ACTOR = "<b onmouseover=alert(4)>eve</b>"
 CORRELATION_ID = "c-<script>alert(5)</script>"
 REASON = "</pre><script>alert(6)</script>"
 RAW_FRAGMENTS = ("<script>alert", "<img src=x", "<b onmouseover", "</pre><script>")
+ORIGIN = (b"origin", b"http://localhost")
 
 
 @dataclass(frozen=True)
@@ -76,3 +86,44 @@ def hostile_order(db: None) -> HostileOrder:
     )
     handlers.cancel_order(cmds.CancelOrder(order_id=ORDER_ID, reason=REASON), ctx)
     return HostileOrder(stream_id=result.stream_id, correlation_id=CORRELATION_ID)
+
+
+def socket_headers(user: User | None) -> list[tuple[bytes, bytes]]:
+    if user is None:
+        return [ORIGIN]
+    session = client_for(user).cookies["sessionid"].value
+    return [ORIGIN, (b"cookie", f"sessionid={session}".encode())]
+
+
+async def socket_handshake(path: str, user: User | None) -> tuple[WebsocketCommunicator, bool, int | str | None]:
+    """A websocket client of the real ASGI app after its handshake: (client, accepted, close code if refused)."""
+    headers = await sync_to_async(socket_headers)(user)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect(timeout=5)
+    return communicator, connected, code
+
+
+async def socket_connect(path: str, user: User | None) -> tuple[WebsocketCommunicator, bool]:
+    communicator, connected, _ = await socket_handshake(path, user)
+    return communicator, connected
+
+
+async def push_group_members(group: str) -> int:
+    """How many channels the Redis channel layer holds in ``group``."""
+    layer = get_channel_layer()
+    async with layer.connection(layer.consistent_hash(group)) as redis:
+        return int(await redis.zcard(layer._group_key(group)))
+
+
+@asynccontextmanager
+async def sockets_isolated() -> AsyncIterator[None]:
+    """Empty push groups to start with, and no database connection left behind in asgiref's thread."""
+    layer = get_channel_layer()
+    # Members left by an earlier run would make membership counts lie.
+    for group in PUSH_GROUPS:
+        async with layer.connection(layer.consistent_hash(group)) as redis:
+            await redis.delete(layer._group_key(group))
+    yield
+    # The consumers' database calls ran in asgiref's worker thread: close its connection
+    # there, or the test database cannot be dropped at the end of the run.
+    await sync_to_async(connections.close_all)()

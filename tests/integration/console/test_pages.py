@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
+from apps.console.selectors import health
 from apps.console.selectors.events import PAGE_SIZE, event_rate_series, stream_event_page, stream_get
 from apps.console.selectors.state import aggregate_state_at
 from apps.orders import handlers
@@ -116,3 +117,37 @@ def test_each_overview_chart_refreshes_alone_and_an_unknown_one_is_404(viewer_cl
         assert response.json()["data"][0]["type"] == trace_type
     assert viewer_client.get("/overview/charts/nothing.json").status_code == 404
     assert viewer_client.get("/consumers/lag.json").json()["layout"]["height"] == 260
+
+
+def test_health_is_measured_once_per_interval_for_every_tab_of_the_process(
+    viewer_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured: list[float] = []
+    database_check = health._database
+
+    def counted() -> health.HealthCheck:
+        measured.append(time.monotonic())
+        return database_check()
+
+    monkeypatch.setattr(health, "_database", counted)
+    monkeypatch.setattr(health, "_cache", health._HealthCache())
+    monkeypatch.setattr(health, "HEALTH_CHECK_INTERVAL_SECONDS", 0.5)
+    # Five tabs, each polling the tiles and the status, plus one loading the page.
+    for path in ["/", *["/overview/tiles/", "/overview/status/"] * 5]:
+        assert viewer_client.get(path).status_code == 200
+    assert len(measured) == 1
+    time.sleep(0.6)
+    viewer_client.get("/overview/status/")
+    assert len(measured) == 2
+
+
+def test_the_overview_polls_its_tiles_but_takes_the_read_model_tiles_from_the_push_socket(
+    viewer_client: Client,
+) -> None:
+    html = viewer_client.get("/").content.decode()
+    assert 'ws-connect="/ws/push/?group=push.read-model"' in html
+    tiles = viewer_client.get("/overview/tiles/").content.decode()
+    assert 'hx-trigger="every 3s"' in tiles and "Dead letters waiting" not in tiles
+    read_models = html[html.index('<div id="read-model-tiles"') :]
+    assert "Dead letters waiting" in read_models.split("</div>\n</div>")[0]
+    assert "hx-trigger" not in read_models.split('<div class="two-col">')[0]

@@ -12,10 +12,10 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from apps.eventstore.types import RecordedEvent
+from apps.messaging.push import REBUILD_GROUP
 from apps.projections.lag import projection_lag_measure, projection_lag_read
 from apps.projections.live import projection_batch_handle
 from apps.projections.models import OrderActivity, ProjectionCheckpoint
-from apps.projections.progress import REBUILD_CHANNEL_GROUP
 from apps.projections.rebuild import projection_rebuild_request, projection_rebuild_run
 from apps.projections.selectors import (
     customer_stats_list,
@@ -119,7 +119,7 @@ def test_rebuild_progress_reaches_the_channel_group(traffic: list[RecordedEvent]
             return None
 
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(REBUILD_CHANNEL_GROUP, channel)
+    async_to_sync(layer.group_add)(REBUILD_GROUP, channel)
     try:
         job = projection_rebuild_request(name="stock_level", actor="tests", enqueue=False)
         projection_rebuild_run(job_id=job.id, batch_size=50)
@@ -127,7 +127,7 @@ def test_rebuild_progress_reaches_the_channel_group(traffic: list[RecordedEvent]
         while (message := async_to_sync(receive)(channel)) is not None:
             messages.append(message)
     finally:
-        async_to_sync(layer.group_discard)(REBUILD_CHANNEL_GROUP, channel)
+        async_to_sync(layer.group_discard)(REBUILD_GROUP, channel)
     assert {message["type"] for message in messages} == {"rebuild.progress"}
     assert {message["job_id"] for message in messages} == {str(job.id)}
     statuses = [message["status"] for message in messages]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 
+from apps.messaging.push import REBUILD_GROUP
 from apps.projections.models import OrderSummary, ProjectionRebuild
-from apps.projections.progress import REBUILD_CHANNEL_GROUP, rebuild_progress_message
+from apps.projections.progress import rebuild_progress_message
 from apps.projections.tables import _rewrite, _signature, shadow_model, shadow_table_name
 
 
@@ -50,7 +51,7 @@ def test_progress_message_names_the_consumer_method_and_carries_the_numbers() ->
     )
     job.eta_seconds = 0.12345
     message = rebuild_progress_message(job)
-    assert REBUILD_CHANNEL_GROUP == "projection-rebuild"
+    assert REBUILD_GROUP == "push.rebuild"
     assert message["type"] == "rebuild.progress"
     assert (message["job_id"], message["events_done"], message["events_total"]) == (str(job.id), 50, 200)
     assert (message["rate"], message["eta_seconds"]) == (1234.6, 0.1)
