@@ -2,8 +2,8 @@
 
 Every function takes ``using`` (a database alias) so the same contract runs on
 PostgreSQL and SQLite. Reads return :class:`RecordedEvent` upcast to the current schema
-version of each type. Only this package names the store's tables; everything else reads
-through these functions.
+version of each type. Outside ``apps.eventstore`` nothing names the store's tables or
+models: other apps read and write through these functions.
 
 - ``append``: appending, with optimistic concurrency and the wake-up NOTIFY;
 - ``streams``: one stream's events and the list of streams;
