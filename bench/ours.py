@@ -12,14 +12,8 @@ from apps.eventstore.store import append_to_stream, global_log_iter, head_positi
 from apps.eventstore.types import NO_STREAM, NewEvent
 from apps.orders.domain.commands import AddOrderLine, ConfirmOrder, OrderLine, PlaceOrder, ShipOrder
 from apps.orders.domain.order import Order
-from apps.orders.handlers import (
-    CommandContext,
-    add_order_line,
-    aggregate_load,
-    confirm_order,
-    place_order,
-    ship_order,
-)
+from apps.orders.handlers import CommandContext, add_order_line, confirm_order, place_order, ship_order
+from apps.orders.repository import aggregate_load
 from bench.common import batch_metadata
 
 BATCH_SIZE = 1000

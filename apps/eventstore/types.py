@@ -55,3 +55,14 @@ class AppendResult:
     first_position: int
     last_position: int
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """A stream as the store knows it: its type, current version and when it was created and last appended to."""
+
+    stream_id: str
+    stream_type: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apps.orders.domain.order import Order
 from apps.orders.domain.stock import StockItem
-from apps.orders.handlers import aggregate_load
+from apps.orders.repository import aggregate_load
 
 
 def order_get(*, order_id: str) -> Order | None:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import connections
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from apps.eventstore.models import StoredEvent
-from apps.eventstore.store import head_position
+from apps.eventstore.store import event_recorded_at, global_log_keys_read, head_position
 from apps.projections.models import ProjectionCheckpoint, ProjectionStreamCursor
 from apps.projections.projectors import projector_get
+
+# Handled events read per step of the search for the oldest unapplied one.
+LAG_SCAN_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -92,28 +92,21 @@ def _measure(name: str, using: str) -> ProjectionLag:
 def _oldest_unapplied(
     *, name: str, generation: int, after: int, event_types: list[str], using: str
 ) -> tuple[int, dt.datetime] | None:
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    events = quote(StoredEvent._meta.db_table)
-    cursors = quote(ProjectionStreamCursor._meta.db_table)
-    types = ", ".join(["%s"] * len(event_types))
-    with connection.cursor() as cursor:
-        # A correlated lookup per event, not a join: it walks positions in order and stops at
-        # the first unapplied one, whatever the statistics say about a fresh cursor generation.
-        cursor.execute(
-            f"SELECT e.position, e.recorded_at FROM {events} e"
-            f" WHERE e.position > %s AND e.event_type IN ({types}) AND e.version > coalesce(("
-            f"SELECT c.version FROM {cursors} c"
-            " WHERE c.projection = %s AND c.generation = %s AND c.stream_id = e.stream_id), 0)"
-            " ORDER BY e.position LIMIT 1",
-            [after, *event_types, name, generation],
+    # Walks the handled events in position order, a batch at a time, and stops at the first
+    # whose stream cursor is behind it: when the projection keeps up, that is one short batch.
+    while True:
+        keys = global_log_keys_read(after=after, event_types=event_types, limit=LAG_SCAN_BATCH, using=using)
+        if not keys:
+            return None
+        cursors = dict(
+            ProjectionStreamCursor.objects.using(using)
+            .filter(projection=name, generation=generation, stream_id__in={key.stream_id for key in keys})
+            .values_list("stream_id", "version")
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    position, recorded_at = row
-    if isinstance(recorded_at, str):
-        recorded_at = parse_datetime(recorded_at)
-    if recorded_at.tzinfo is None:
-        recorded_at = recorded_at.replace(tzinfo=dt.UTC)
-    return int(position), recorded_at
+        for key in keys:
+            if key.version > cursors.get(key.stream_id, 0):
+                recorded_at = event_recorded_at(position=key.position, using=using)
+                # Stored events are never deleted, so an event just read is there to be timed.
+                if recorded_at is not None:
+                    return key.position, recorded_at
+        after = keys[-1].position

@@ -13,7 +13,7 @@ from apps.orders.domain.events import event_from_data
 from apps.orders.domain.order import Order
 from apps.orders.domain.payment import Payment
 from apps.orders.domain.stock import StockItem
-from apps.orders.handlers import aggregate_load
+from apps.orders.repository import aggregate_load
 
 AGGREGATE_CLASSES: dict[str, type[Aggregate]] = {cls.stream_type: cls for cls in (Order, StockItem, Payment)}
 

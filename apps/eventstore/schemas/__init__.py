@@ -1,20 +1,24 @@
 """The schema catalogue: one Avro record schema per event type and version.
 
-Schemas live as files, ``avro/<EventType>/v<N>.avsc``; the highest version of a type is
+The event store knows no domain: an app that owns event types registers a directory of
+schema files, ``<EventType>/v<N>.avsc``, with :func:`schema_directory_register` when it
+starts (the orders app does it in ``OrdersConfig.ready``), and its upcasters with
+:func:`~apps.eventstore.schemas.upcasters.upcaster`. The highest version of a type is
 current. Appends are validated against the schema of the version they are written with;
-reads are upcast to the current version by the chain of registered upcasters
-(``upcasters.py``). ``python manage.py check_event_schemas`` proves that every version can
-read the previous one's data.
+reads are upcast to the current version by the chain of registered upcasters.
+``python manage.py check_event_schemas`` proves that every version can read the previous
+one's data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 from apps.eventstore.errors import EventStoreError, SchemaValidationError, UnknownEventType
-from apps.eventstore.schemas.catalogue import SchemaCatalogue, catalogue_load
+from apps.eventstore.schemas.catalogue import SchemaCatalogue, catalogue_load, catalogue_merge
 from apps.eventstore.schemas.compatibility import (
     CompatibilityResult,
     schema_catalogue_check,
@@ -30,17 +34,33 @@ __all__ = [
     "schema_catalogue_check",
     "schema_compatibility_check",
     "schema_current_version",
+    "schema_directory_register",
     "schema_validate",
 ]
 
-_CATALOGUE = catalogue_load()
+_CATALOGUE = SchemaCatalogue(roots=(), schemas={})
 # Read on every stored event: a type already at its current version costs one lookup.
-_CURRENT: dict[str, int] = _CATALOGUE.current_versions
+# Registration updates this dict in place, so the read-only view below stays current.
+_CURRENT: dict[str, int] = {}
 _CURRENT_VIEW: Mapping[str, int] = MappingProxyType(_CURRENT)
 
 
+def schema_directory_register(*, root: Path) -> None:
+    """Add every ``<EventType>/v<N>.avsc`` under ``root`` to the catalogue.
+
+    Registering the same directory again does nothing; an event type that another
+    directory already defines raises :class:`SchemaCatalogueError` and registers nothing.
+    """
+    global _CATALOGUE
+    root = root.resolve()
+    if root in _CATALOGUE.roots:
+        return
+    _CATALOGUE = catalogue_merge(_CATALOGUE, catalogue_load(root=root))
+    _CURRENT.update(_CATALOGUE.current_versions)
+
+
 def schema_catalogue() -> SchemaCatalogue:
-    """The catalogue loaded from the repository's schema files."""
+    """Every schema registered so far, from every registered directory."""
     return _CATALOGUE
 
 

@@ -1,4 +1,4 @@
-"""Load the Avro schema files: ``avro/<EventType>/v<N>.avsc``, one record schema per version.
+"""Load Avro schema files: ``<root>/<EventType>/v<N>.avsc``, one record schema per version.
 
 Versions of a type are numbered from 1 without gaps; the highest one is current. Each
 file is parsed by fastavro (which refuses a malformed schema) and compiled into a checker.
@@ -16,8 +16,6 @@ import fastavro
 
 from apps.eventstore.errors import EventStoreError, UnknownEventType
 from apps.eventstore.schemas.validation import Checker, validator_compile
-
-AVRO_ROOT = Path(__file__).resolve().parent / "avro"
 
 _VERSION_FILE = re.compile(r"^v([1-9][0-9]*)\.avsc$")
 
@@ -40,9 +38,9 @@ class EventSchema:
 
 @dataclass(frozen=True)
 class SchemaCatalogue:
-    """Every schema under one root, by event type and version."""
+    """Every schema under some roots (directories of schema files), by event type and version."""
 
-    root: Path
+    roots: tuple[Path, ...]
     schemas: dict[str, dict[int, EventSchema]]
 
     @property
@@ -62,7 +60,7 @@ class SchemaCatalogue:
         return schema
 
 
-def catalogue_load(*, root: Path = AVRO_ROOT) -> SchemaCatalogue:
+def catalogue_load(*, root: Path) -> SchemaCatalogue:
     """Read and compile every ``<EventType>/v<N>.avsc`` under ``root``."""
     schemas: dict[str, dict[int, EventSchema]] = {}
     for type_dir in sorted(path for path in root.iterdir() if path.is_dir()):
@@ -78,7 +76,15 @@ def catalogue_load(*, root: Path = AVRO_ROOT) -> SchemaCatalogue:
         if sorted(versions) != list(range(1, len(versions) + 1)):
             raise SchemaCatalogueError(f"{type_dir}: versions must run 1..N without gaps, found {sorted(versions)}")
         schemas[type_dir.name] = versions
-    return SchemaCatalogue(root=root, schemas=schemas)
+    return SchemaCatalogue(roots=(root,), schemas=schemas)
+
+
+def catalogue_merge(first: SchemaCatalogue, second: SchemaCatalogue) -> SchemaCatalogue:
+    """One catalogue with the schemas of both; an event type that both define is refused."""
+    shared = sorted(set(first.schemas) & set(second.schemas))
+    if shared:
+        raise SchemaCatalogueError(f"{second.roots}: event types {shared} are already registered from {first.roots}")
+    return SchemaCatalogue(roots=first.roots + second.roots, schemas={**first.schemas, **second.schemas})
 
 
 def _schema_load(file: Path, *, event_type: str, version: int) -> EventSchema:

@@ -1,9 +1,10 @@
 """Upcasters: functions that turn an event's data from schema version N into version N + 1.
 
 Stored events are never rewritten; a read runs the chain of upcasters from the stored
-version to the current one. Register one per step with :func:`upcaster`, next to the new
-``v<N+1>.avsc`` file; ``check_event_schemas`` verifies that every step has one and that
-its output matches the newer schema.
+version to the current one. The app that owns an event type registers one per step with
+:func:`upcaster`, next to the new ``v<N+1>.avsc`` file (the order domain's are in
+``apps/orders/event_schemas``); ``check_event_schemas`` verifies that every step has one
+and that its output matches the newer schema.
 """
 
 from __future__ import annotations
@@ -27,14 +28,3 @@ def upcaster(event_type: str, *, from_version: int) -> Callable[[Upcaster], Upca
         return function
 
     return register
-
-
-@upcaster("OrderPlaced", from_version=1)
-def order_placed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
-    # Orders placed before v2 predate multi-currency: every one of them was priced in EUR.
-    return {
-        "order_id": data["order_id"],
-        "customer_id": data["customer_id"],
-        "currency": "EUR",
-        "lines": data["lines"],
-    }

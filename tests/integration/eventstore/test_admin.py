@@ -8,11 +8,13 @@ import uuid
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.eventstore.models import EventStream, StoredEvent
-from apps.eventstore.store import append_to_stream
+from apps.eventstore.store import append_to_stream, head_position
 from apps.eventstore.types import NO_STREAM, NewEvent
 from tests.integration.eventstore.contract import event_count, new_event
 from tests.unit.eventstore.samples import order_placed_v1
@@ -168,3 +170,42 @@ def test_streams_are_listed_and_link_to_their_events(admin_client_for: Client, t
     assert admin_client_for.post(stream_change, {"version": "99"}).status_code == 403
     assert admin_client_for.post(reverse("admin:eventstore_eventstream_add"), {}).status_code == 403
     assert EventStream.objects.get(stream_id=two_orders["first"]).version == 2
+
+
+def _counts_without_limit(queries: list[dict[str, str]]) -> list[str]:
+    return [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "LIMIT" not in q["sql"].upper()]
+
+
+@pytest.mark.parametrize(
+    ("changelist", "params"),
+    [
+        (CHANGELIST, {}),
+        (CHANGELIST, {"event_type": "OrderConfirmed"}),
+        (CHANGELIST, {"_facets": "1"}),
+        ("admin:eventstore_eventstream_changelist", {}),
+        ("admin:eventstore_eventstream_changelist", {"stream_type": "order"}),
+    ],
+)
+def test_a_changelist_never_counts_a_whole_table(
+    admin_client_for: Client, two_orders: dict[str, str], changelist: str, params: dict[str, str]
+) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client_for.get(reverse(changelist), params)
+    assert response.status_code == 200
+    assert _counts_without_limit(queries.captured_queries) == []
+
+
+def test_the_unfiltered_event_list_takes_its_size_from_the_head_position(
+    admin_client_for: Client, two_orders: dict[str, str]
+) -> None:
+    response = admin_client_for.get(reverse(CHANGELIST))
+    assert response.context["cl"].result_count == head_position()
+
+
+def test_a_filtered_list_counts_no_further_than_the_cap(
+    admin_client_for: Client, two_orders: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("apps.eventstore.admin.COUNT_CAP", 1)
+    response = admin_client_for.get(reverse(CHANGELIST), {"event_type": "OrderPlaced"})
+    assert len(_positions(event_type="OrderPlaced")) == 2
+    assert response.context["cl"].result_count == 1

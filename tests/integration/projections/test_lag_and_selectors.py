@@ -7,13 +7,14 @@ import datetime as dt
 import time
 from typing import Any
 
+import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.push import REBUILD_GROUP
-from apps.projections.lag import projection_lag_measure, projection_lag_read
+from apps.projections.lag import LAG_SCAN_BATCH, projection_lag_measure, projection_lag_read
 from apps.projections.live import projection_batch_handle
 from apps.projections.models import OrderActivity, ProjectionCheckpoint
 from apps.projections.rebuild import projection_rebuild_request, projection_rebuild_run
@@ -28,7 +29,12 @@ from tests.integration.projections.conftest import deliver_with_duplicates, kafk
 from tests.integration.projections.traffic import traffic_append
 
 
-def test_lag_counts_from_the_oldest_unapplied_event_not_the_highest_applied(traffic: list[RecordedEvent]) -> None:
+# A scan batch of 3 finds the oldest unapplied event several batches past the settled position.
+@pytest.mark.parametrize("scan_batch", [LAG_SCAN_BATCH, 3])
+def test_lag_counts_from_the_oldest_unapplied_event_not_the_highest_applied(
+    traffic: list[RecordedEvent], scan_batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("apps.projections.lag.LAG_SCAN_BATCH", scan_batch)
     name = "order_summary"
     handled = [event for event in traffic if event.event_type.startswith("Order")]
     oldest_skipped = handled[10]

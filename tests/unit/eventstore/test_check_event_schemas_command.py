@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.eventstore.schemas.catalogue import AVRO_ROOT
+from apps.orders.event_schemas import ORDER_SCHEMAS_ROOT
 
 
 def test_the_repository_catalogue_passes() -> None:
@@ -22,7 +22,7 @@ def test_the_repository_catalogue_passes() -> None:
 
 def _copy_with_v3(tmp_path: Path, new_field: dict[str, object]) -> Path:
     root = tmp_path / "avro"
-    shutil.copytree(AVRO_ROOT, root)
+    shutil.copytree(ORDER_SCHEMAS_ROOT, root)
     v3 = json.loads((root / "OrderPlaced" / "v2.avsc").read_text())
     v3["fields"].append(new_field)
     (root / "OrderPlaced" / "v3.avsc").write_text(json.dumps(v3))
@@ -47,7 +47,7 @@ def test_a_v3_without_an_upcaster_is_refused_even_when_avro_compatible(tmp_path:
 
 def test_broken_schema_files_are_reported(tmp_path: Path) -> None:
     root = tmp_path / "avro"
-    shutil.copytree(AVRO_ROOT, root)
+    shutil.copytree(ORDER_SCHEMAS_ROOT, root)
     (root / "OrderPlaced" / "v5.avsc").write_text((root / "OrderPlaced" / "v2.avsc").read_text())
     with pytest.raises(CommandError, match="without gaps"):
         call_command("check_event_schemas", schemas_dir=root, stdout=StringIO())

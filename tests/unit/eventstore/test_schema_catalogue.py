@@ -13,8 +13,9 @@ from fastavro.validation import validate
 
 from apps.eventstore.errors import UnknownEventType
 from apps.eventstore.schemas import schema_catalogue, schema_current_version, schema_validate
-from apps.eventstore.schemas.catalogue import AVRO_ROOT, SchemaCatalogueError, catalogue_load
+from apps.eventstore.schemas.catalogue import SchemaCatalogueError, catalogue_load
 from apps.orders.domain.events import EVENT_TYPES
+from apps.orders.event_schemas import ORDER_SCHEMAS_ROOT
 from tests.unit.eventstore.samples import DOMAIN_EVENTS, sample_data
 
 
@@ -26,13 +27,13 @@ def test_every_domain_event_type_has_a_schema_and_nothing_else_does() -> None:
 def test_schemas_are_files_per_type_and_version() -> None:
     for event_type, versions in schema_catalogue().schemas.items():
         for version, schema in versions.items():
-            assert schema.path == AVRO_ROOT / event_type / f"v{version}.avsc"
+            assert schema.path == ORDER_SCHEMAS_ROOT / event_type / f"v{version}.avsc"
             assert json.loads(schema.path.read_text()) == schema.schema
 
 
 def test_order_placed_is_at_version_2_and_keeps_its_version_1_file() -> None:
     assert schema_current_version(event_type="OrderPlaced") == 2
-    assert (AVRO_ROOT / "OrderPlaced" / "v1.avsc").is_file()
+    assert (ORDER_SCHEMAS_ROOT / "OrderPlaced" / "v1.avsc").is_file()
     v1_fields = [f["name"] for f in schema_catalogue().schemas["OrderPlaced"][1].schema["fields"]]
     assert "currency" not in v1_fields
 

@@ -7,13 +7,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.eventstore.schemas import schema_catalogue_check
-from apps.eventstore.schemas.catalogue import AVRO_ROOT, SchemaCatalogueError, catalogue_load
+from apps.eventstore.schemas import schema_catalogue, schema_catalogue_check
+from apps.eventstore.schemas.catalogue import SchemaCatalogueError, catalogue_load
 
 
 class Command(BaseCommand):
     help = (
-        "Load every avro/<EventType>/v<N>.avsc and refuse any version that cannot read the data of the "
+        "Load every <EventType>/v<N>.avsc of the registered schema directories and refuse any version"
+        " that cannot read the data of the "
         "version before it (fastavro schema resolution) or has no upcaster. Exits non-zero on a problem."
     )
 
@@ -21,13 +22,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--schemas-dir",
             type=Path,
-            default=AVRO_ROOT,
-            help="the catalogue to check (default: the repository's apps/eventstore/schemas/avro)",
+            default=None,
+            help="a directory of schema files to check instead (default: every directory the apps registered)",
         )
 
-    def handle(self, *args: Any, schemas_dir: Path, **options: Any) -> None:
+    def handle(self, *args: Any, schemas_dir: Path | None, **options: Any) -> None:
         try:
-            catalogue = catalogue_load(root=schemas_dir)
+            catalogue = schema_catalogue() if schemas_dir is None else catalogue_load(root=schemas_dir)
         except SchemaCatalogueError as exc:
             raise CommandError(f"the schema files are wrong: {exc}") from exc
         for event_type, versions in sorted(catalogue.schemas.items()):

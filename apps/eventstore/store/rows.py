@@ -1,0 +1,78 @@
+"""The one SELECT list every event read uses, and the decoding of its rows into :class:`RecordedEvent`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from django.db import connections
+
+from apps.eventstore.schemas import event_upcast, schema_current_versions
+from apps.eventstore.types import RecordedEvent
+
+EVENTS_TABLE = "eventstore_stored_event"
+STREAMS_TABLE = "eventstore_event_stream"
+
+_SELECT = (
+    "SELECT position, stream_id, stream_type, version, event_type, schema_version,"
+    f" CAST(data AS TEXT), CAST(metadata AS TEXT), {{recorded_at}} FROM {EVENTS_TABLE}"
+)
+# On PostgreSQL the time comes as microseconds since the epoch: Django's time zone aware
+# timestamptz loader is pure Python and cost more than the rest of a row.
+_SELECT_POSTGRES = _SELECT.format(recorded_at="CAST(EXTRACT(EPOCH FROM recorded_at) * 1000000 AS bigint)")
+_SELECT = _SELECT.format(recorded_at="recorded_at")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def events_select(using: str) -> str:
+    """``SELECT <every column> FROM <events table>`` for the alias's vendor; add WHERE and ORDER BY."""
+    return _SELECT_POSTGRES if connections[using].vendor == "postgresql" else _SELECT
+
+
+def events_fetch(query: str, params: Sequence[Any], *, using: str) -> list[RecordedEvent]:
+    """Run a query that starts with :func:`events_select` and decode its rows."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return rows_to_events(cursor.fetchall(), connection.vendor)
+
+
+def recorded_at_decode(value: Any) -> dt.datetime:
+    """A ``recorded_at`` as a plain column read gives it (SQLite: text, maybe naive) as an aware datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def rows_to_events(rows: Sequence[tuple[Any, ...]], vendor: str) -> list[RecordedEvent]:
+    """Decode rows of :func:`events_select`, upcasting data that is not at its type's current version."""
+    loads = orjson.loads
+    current = schema_current_versions()
+    epoch_micros = vendor == "postgresql"
+    events = []
+    for position, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at in rows:
+        data = loads(data)
+        if current.get(event_type) != schema_version:
+            schema_version, data = event_upcast(event_type=event_type, schema_version=schema_version, data=data)
+        if epoch_micros:
+            recorded_at = _EPOCH + dt.timedelta(microseconds=recorded_at)
+        else:
+            recorded_at = recorded_at_decode(recorded_at)
+        events.append(
+            RecordedEvent(
+                position,
+                stream_id,
+                stream_type,
+                version,
+                event_type,
+                schema_version,
+                data,
+                loads(metadata),
+                recorded_at,
+            )
+        )
+    return events
