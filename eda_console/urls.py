@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from apps.api.errors import api_unknown_path
 from eda_console.api import api
-from eda_console.api_errors import api_unknown_path
 
 urlpatterns = [
     path("admin/", admin.site.urls),

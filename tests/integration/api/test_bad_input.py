@@ -80,8 +80,8 @@ def test_missing_body_is_422(operator_client: Client) -> None:
 
 @pytest.mark.usefixtures("nothing_appended")
 @pytest.mark.parametrize("body", ["[1, 2]", "null", '"an order"', "42"])
-def test_body_that_is_not_an_object_is_422(operator_client: Client, body: str) -> None:
-    error = assert_error(post_json(operator_client, "/api/orders", body), 422, "validation_error")
+def test_body_that_is_not_an_object_is_400(operator_client: Client, body: str) -> None:
+    error = assert_error(post_json(operator_client, "/api/orders", body), 400, "body_not_an_object")
     assert "JSON object" in error["message"]
 
 

@@ -14,10 +14,10 @@ from django.test import RequestFactory
 from ninja import NinjaAPI, Schema
 from ninja.testing import TestClient
 
+from apps.api.errors import ApiError, api_error_handlers_install, api_view_with_json_405
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.orders.domain.errors import InvalidCommand, RuleViolation
 from apps.orders.schemas import CommandIn
-from eda_console.api_errors import ApiError, api_error_handlers_install, api_view_with_json_405
 
 
 class Line(CommandIn):
