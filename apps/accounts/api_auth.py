@@ -16,8 +16,10 @@ from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer
 from ninja.utils import check_csrf
 
+from apps.accounts.models import AuditLog
 from apps.accounts.roles import OPERATOR_GROUP, VIEWER_GROUP, user_is_operator, user_is_viewer
 from apps.accounts.services import api_token_authenticate, audit_log_record
+from apps.api.fields import column_max_length, printable
 
 Role = Literal["viewer", "operator"]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -66,8 +68,10 @@ class RoleAuth(HttpBearer):
             audit_log_record(
                 actor=user if isinstance(user, User) else str(user),
                 action="api.request",
-                target=request.path,
-                parameters={"method": request.method},
+                # The path is the client's own: any length, any characters. Escaped and cut,
+                # so the refusal is recorded whatever was sent.
+                target=printable(request.path, max_length=column_max_length(AuditLog, "target")),
+                parameters={"method": printable(request.method or "", max_length=20)},
                 outcome="refused",
                 detail="operator role required",
             )

@@ -61,6 +61,16 @@ Line = Annotated[str, AfterValidator(line_check), Field(json_schema_extra={"patt
 Text = Annotated[str, AfterValidator(text_check), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
 
 
+def printable(value: str, *, max_length: int) -> str:
+    """``value`` with control characters and lone surrogates escaped (``\\x00``), cut to ``max_length``.
+
+    For what the server records of a client's raw input (a refused request's path in the
+    audit log), where refusing is not an option and the column has a limit.
+    """
+    escaped = _CONTROL_OR_SURROGATE.sub(lambda found: f"\\x{ord(found.group()):02x}", value)
+    return escaped if len(escaped) <= max_length else escaped[: max_length - 1] + "…"
+
+
 # PostgreSQL's bigint: a larger integer in a query parameter is a 422, not a database error.
 BIGINT_MAX = 2**63 - 1
 

@@ -30,6 +30,8 @@ def _message(error: dict[str, Any], field: str | None) -> str:
         return f"unknown field {field!r}"
     if kind == "missing":
         return f"missing field {field!r}"
+    if kind == "string_unicode":
+        return f"{field or 'value'}: must be valid Unicode text (no lone UTF-16 surrogates)"
     if kind in {"too_long", "string_too_long"} and isinstance(error.get("input"), str) and "ctx" in error:
         return f"{field or 'value'}: at most {error['ctx']['max_length']} characters"
     where = f"{field}: " if field else ""
