@@ -4,6 +4,8 @@ from django.urls import include, path, re_path
 from apps.api.errors import api_unknown_path
 from eda_console.api import api
 
+handler400 = "apps.console.views.errors.bad_request"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
