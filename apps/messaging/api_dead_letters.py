@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict, model_validator
 
@@ -269,7 +269,7 @@ def failure_rules_list(request: HttpRequest) -> Any:
 
 @router.post("/failure-rules", response={201: FailureRuleOut}, tags=["failure rules"], summary="Create a rule")
 def failure_rules_create(request: HttpRequest, body: FailureRuleIn) -> Any:
-    return 201, failure_rule_create(actor=request.user, **body.dict())
+    return Status(201, failure_rule_create(actor=request.user, **body.dict()))
 
 
 @router.post("/failure-rules/{int:rule_id}/enable", response=FailureRuleOut, tags=["failure rules"])
@@ -296,4 +296,4 @@ def poison_messages_publish(request: HttpRequest, body: PoisonIn) -> Any:
         raise ApiError(422, "invalid", "base64 is not valid base64", field="base64") from None
     key = body.key.encode() if body.key else None
     poison_message_publish(raw=raw, actor=request.user, key=key)
-    return 202, PoisonOut(size=len(raw))
+    return Status(202, PoisonOut(size=len(raw)))

@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 
 from django.http import HttpRequest
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 
 from apps.api.errors import ErrorBodyOut, api_error_register
 from apps.api.fields import Line, column_max_length
@@ -97,9 +97,9 @@ def projections_list(request: HttpRequest) -> list[ProjectionStatus]:
     response={202: RebuildOut, 409: ErrorBodyOut},
     summary="Rebuild a read model from the event store (blue/green); answers with the job",
 )
-def projections_rebuild(request: HttpRequest, name: Line = PROJECTION_NAME) -> tuple[int, ProjectionRebuild]:
+def projections_rebuild(request: HttpRequest, name: Line = PROJECTION_NAME) -> Status[ProjectionRebuild]:
     job = projection_rebuild_request(name=name, actor=request.user)  # type: ignore[arg-type]
-    return 202, job
+    return Status(202, job)
 
 
 @router.get("/projections/rebuilds", response=list[RebuildOut], summary="Rebuild jobs, newest first")
