@@ -513,7 +513,9 @@ def test_enabled_must_be_a_boolean(operator_client: Client, enabled: Any) -> Non
 
 
 @pytest.mark.usefixtures("nothing_written")
-def test_a_post_to_an_api_path_that_does_not_exist_is_the_apis_json_404(operator: Any) -> None:
+@pytest.mark.parametrize("path", ["/api/no/such/thing", "/api/orders/o-1/un%0Aknown", "/api/projections/rebuilds/%0A"])
+def test_a_post_to_an_api_path_that_does_not_exist_is_the_apis_json_404(operator: Any, path: str) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(operator)
-    assert_error(client.post("/api/no/such/thing", "{}", content_type="application/json"), 404, "not_found")
+    assert_error(client.post(path, "{}", content_type="application/json"), 404, "not_found")
+    assert_error(client.get(path), 404, "not_found")
