@@ -14,9 +14,9 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.pagination import paginate
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
-from apps.api.errors import ApiError, ErrorBodyOut, api_error_register
+from apps.api.errors import ErrorBodyOut, api_error_register
 from apps.api.fields import BIGINT_MAX, Line, Text, column_max_length
 from apps.api.pagination import BoundedPageNumberPagination
 from apps.messaging.dead_letters import (
@@ -200,6 +200,25 @@ class PoisonIn(StrictIn):
     base64: str | None = Field(None, pattern=BASE64_PATTERN, description="Bytes to send, base64-encoded")
     key: Line | None = Field(None, max_length=STREAM_MAX, description="The Kafka record's key, as UTF-8 text")
 
+    @field_validator("base64")
+    @classmethod
+    def _decodable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"not valid base64 ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_payload(self) -> "PoisonIn":
+        if (self.text is None) == (self.base64 is None):
+            raise ValueError("send exactly one of text or base64")
+        return self
+
+    def raw(self) -> bytes:
+        return self.text.encode() if self.text is not None else base64.b64decode(self.base64 or "", validate=True)
+
 
 def _result_out(result: ReplayResult) -> ReplayResultOut:
     return ReplayResultOut(
@@ -288,12 +307,7 @@ class PoisonOut(Schema):
 
 @router.post("/poison-messages", response={202: PoisonOut}, tags=["failure rules"], summary="Send undecodable bytes")
 def poison_messages_publish(request: HttpRequest, body: PoisonIn) -> Any:
-    if (body.text is None) == (body.base64 is None):
-        raise ApiError(422, "invalid", "send exactly one of text or base64")
-    try:
-        raw = body.text.encode() if body.text is not None else base64.b64decode(body.base64 or "", validate=True)
-    except binascii.Error:
-        raise ApiError(422, "invalid", "base64 is not valid base64", field="base64") from None
+    raw = body.raw()
     key = body.key.encode() if body.key else None
     poison_message_publish(raw=raw, actor=request.user, key=key)
     return Status(202, PoisonOut(size=len(raw)))

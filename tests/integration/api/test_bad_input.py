@@ -466,6 +466,19 @@ def test_non_ascii_text_where_base64_is_expected_is_422(operator_client: Client,
 
 
 @pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"base64": "YQ"}, "base64"), ({"text": "a", "base64": "YQ=="}, None), ({}, None), ({"key": "k"}, None)],
+)
+def test_a_poison_message_needs_exactly_one_valid_payload(
+    operator_client: Client, body: dict[str, Any], field: str | None
+) -> None:
+    error = assert_error(post_json(operator_client, "/api/poison-messages", body), 422, "validation_error")
+    assert error["field"] == field
+    assert field or "exactly one of text or base64" in error["message"]
+
+
+@pytest.mark.usefixtures("nothing_written")
 @pytest.mark.parametrize("path", ["/api/orders", "/api/dead-letters/replay", "/api/orders/o-1/confirm"])
 @pytest.mark.parametrize("body", ["[]", "null", "123", '"text"', "true"])
 def test_a_body_that_is_not_a_json_object_is_400_on_every_route(operator_client: Client, path: str, body: str) -> None:
