@@ -37,7 +37,7 @@ from apps.accounts.services import api_token_create
 from apps.eventstore.store import head_position
 from apps.messaging.dead_letters import DeadLetter, FailureRule
 
-MAX_EXAMPLES = 12
+MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

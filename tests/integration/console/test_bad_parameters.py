@@ -43,3 +43,8 @@ def test_a_control_character_in_a_page_parameter_or_path_is_400_naming_it(
     assert response.status_code == 400, response.content
     body = response.content.decode()
     assert name in body and "control characters" in body
+
+
+def test_more_query_parameters_than_django_reads_is_400_not_500(viewer_client: Client) -> None:
+    query = "&".join(f"p{i}=1" for i in range(1001))
+    assert viewer_client.get(f"/aggregates/?{query}").status_code == 400
