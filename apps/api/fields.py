@@ -4,7 +4,7 @@ PostgreSQL refuses NUL in text and in jsonb, and a lone UTF-16 surrogate cannot 
 encoded to UTF-8 at all: left to the database either is a 500 after part of the work
 is done. Refused here, at the edge, they are a 422 naming the field before anything is
 written. Other control characters are refused too: none of these values means anything
-with one in it, and they would reach logs, the audit log and Kafka headers as they are.
+with one in it, and they would reach logs, the audit log and terminals as they are.
 
 ``Line`` is a one-line value (ids, names, filters, keys); ``Text`` is free text (a
 reason), where tabs and line breaks are allowed. Give each its column's ``max_length``

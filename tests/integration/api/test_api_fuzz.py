@@ -96,7 +96,7 @@ def _written() -> dict[str, Any]:
 
 
 # The users and the transaction are the test's, shared by its examples on purpose.
-ONE_DATABASE_PER_TEST = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+ONE_DATABASE_PER_TEST = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], database=None)
 
 
 @operator_schema.parametrize()
