@@ -4,10 +4,13 @@ Every endpoint needs a user: ``Authorization: Bearer <token>`` (``manage.py
 create_api_token USERNAME``) or the console's session plus CSRF token for writes.
 Reads need the ``viewer`` role, writes ``operator`` (see apps.accounts.api_auth);
 pass ``auth=viewer_auth`` / ``auth=operator_auth`` on an operation to override.
-Errors share one shape (see eda_console.api_errors). OpenAPI: ``/api/openapi.json``.
+Errors share one shape and one registry (see apps.api.errors); bodies are JSON objects
+sent as application/json (apps.api.bodies). OpenAPI: ``/api/openapi.json``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver
@@ -15,13 +18,15 @@ from ninja import NinjaAPI, Schema
 
 from apps.accounts.api_auth import role_auth
 from apps.accounts.roles import user_is_operator, user_is_viewer
+from apps.api.bodies import JsonObjectParser, body_checked
+from apps.api.errors import api_error_handlers_install, api_view_with_json_405
+from apps.api.openapi import openapi_error_responses_add
 from apps.messaging.api_dead_letters import router as dead_letters_router
 from apps.orders.api import router as orders_router
-from eda_console.api_errors import api_error_handlers_install, api_view_with_json_405
 
 
 class ConsoleApi(NinjaAPI):
-    """The NinjaAPI whose path views answer a wrong method in the shared error shape."""
+    """The NinjaAPI whose wrong-method answers and OpenAPI error responses use the shared error shape."""
 
     @property
     def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
@@ -34,6 +39,11 @@ class ConsoleApi(NinjaAPI):
         ]
         return wrapped, app_name, namespace
 
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        openapi_error_responses_add(schema)
+        return schema
+
 
 api = ConsoleApi(
     title="EDA Console API",
@@ -41,10 +51,12 @@ api = ConsoleApi(
     description=__doc__ or "",
     urls_namespace="api",
     auth=role_auth,
+    parser=JsonObjectParser(),
     openapi_url="/openapi.json",
     docs_url="/docs",
 )
 api_error_handlers_install(api)
+api.add_decorator(body_checked)
 
 
 class MeOut(Schema):

@@ -9,7 +9,10 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from eda_console.request_line import request_line_limit_answer_install
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eda_console.settings")
+request_line_limit_answer_install()
 # Django must be set up before anything imports models (the consumers do).
 django_asgi_app = get_asgi_application()
 

@@ -67,8 +67,10 @@ class RoleAuth(HttpBearer):
             audit_log_record(
                 actor=user if isinstance(user, User) else str(user),
                 action="api.request",
+                # The path is the client's own: any length, any characters. audit_log_record
+                # escapes and cuts it, so the refusal is recorded whatever was sent.
                 target=request.path,
-                parameters={"method": request.method},
+                parameters={"method": request.method or ""},
                 outcome="refused",
                 detail="operator role required",
             )

@@ -1,21 +1,24 @@
 """Dead letters and failure rules over the JSON API.
 
 Viewers may read; replay, skip and the failure rules need the operator role (the
-API's default auth checks it, and the services check again and audit).
+API's default auth checks it, and the services check again and audit). Services raise;
+the errors are mapped once, in apps.api.errors' registry.
 """
 
 # No postponed annotations here: ninja must resolve Query[...] on the paginated view at runtime.
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja import Field, Path, Query, Router, Schema, Status
+from ninja.pagination import paginate
+from pydantic import ConfigDict, field_validator, model_validator
 
+from apps.api.errors import ErrorBodyOut, api_error_register
+from apps.api.fields import BIGINT_MAX, Line, Text, column_max_length
+from apps.api.pagination import BoundedPageNumberPagination
 from apps.messaging.dead_letters import (
     DeadLetter,
     DeadLetterFilter,
@@ -36,10 +39,22 @@ from apps.messaging.dead_letters.selectors import (
     dead_letter_parked_behind_list,
     failure_rule_list,
 )
-from eda_console.api_errors import ApiError
 
 router = Router(tags=["dead letters"])
-T = TypeVar("T")
+
+api_error_register(DeadLetterNotReplayable, status=409, code="not_replayable")
+
+DEAD_LETTER_ID = Path(..., le=BIGINT_MAX)
+RULE_ID = Path(..., le=BIGINT_MAX)
+GROUP_MAX = column_max_length(DeadLetter, "group_id")
+STREAM_MAX = column_max_length(DeadLetter, "stream_id")
+EVENT_TYPE_MAX = column_max_length(DeadLetter, "event_type")
+ERROR_CLASS_MAX = column_max_length(DeadLetter, "error_class")
+BASE64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+class StrictIn(Schema):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DeadLetterOut(Schema):
@@ -104,18 +119,30 @@ class DeadLetterDetailOut(DeadLetterOut):
 
 
 class DeadLetterQuery(Schema):
-    group: str | None = None
+    group: Line | None = Field(None, max_length=GROUP_MAX)
     status: Literal["parked", "replayed", "skipped"] | None = None
-    stream: str | None = None
-    event_type: str | None = None
-    error_class: str | None = None
+    stream: Line | None = Field(None, max_length=STREAM_MAX)
+    event_type: Line | None = Field(None, max_length=EVENT_TYPE_MAX)
+    error_class: Line | None = Field(None, max_length=ERROR_CLASS_MAX)
 
 
-class ReplayFilterIn(Schema):
-    group: str | None = None
-    stream: str | None = None
-    event_type: str | None = None
-    error_class: str | None = None
+class ReplayFilterIn(StrictIn):
+    """A filter, or ``{"all": true}``: an empty filter is refused rather than read as "everything"."""
+
+    group: Line | None = Field(None, min_length=1, max_length=GROUP_MAX)
+    stream: Line | None = Field(None, min_length=1, max_length=STREAM_MAX)
+    event_type: Line | None = Field(None, min_length=1, max_length=EVENT_TYPE_MAX)
+    error_class: Line | None = Field(None, min_length=1, max_length=ERROR_CLASS_MAX)
+    all: bool = Field(False, description="Replay every parked dead letter; cannot be combined with a filter")
+
+    @model_validator(mode="after")
+    def _filter_or_all(self) -> "ReplayFilterIn":
+        filtered = any(value is not None for value in (self.group, self.stream, self.event_type, self.error_class))
+        if self.all and filtered:
+            raise ValueError('"all": true replays every parked dead letter; send it without a filter')
+        if not self.all and not filtered:
+            raise ValueError('send at least one of group, stream, event_type, error_class, or "all": true')
+        return self
 
 
 class ReplayResultOut(Schema):
@@ -133,16 +160,21 @@ class ReplaySummaryOut(Schema):
     still_parked: int
 
 
-class SkipIn(Schema):
-    reason: str = Field(min_length=1, max_length=2000)
+class SkipIn(StrictIn):
+    reason: Text = Field(min_length=1, max_length=2000)
 
 
-class FailureRuleIn(Schema):
-    group_id: str = Field("*", description='A consumer group, or "*" for every group')
+class FailureRuleIn(StrictIn):
+    group_id: Line = Field(
+        "*",
+        min_length=1,
+        max_length=column_max_length(FailureRule, "group_id"),
+        description='A consumer group, or "*" for every group',
+    )
     kind: Literal["field_regex", "probability"]
-    field: str = "customer_id"
-    pattern: str = ""
-    probability: float = Field(0.0, ge=0.0, le=1.0)
+    field: Line = Field("customer_id", max_length=column_max_length(FailureRule, "field"))
+    pattern: Line = Field("", max_length=column_max_length(FailureRule, "pattern"))
+    probability: float = Field(0.0, ge=0.0, le=1.0, description="A JSON number from 0 to 1 (not a boolean)")
     enabled: bool = True
 
 
@@ -163,23 +195,29 @@ class FailureRuleOut(Schema):
         return obj.describe()
 
 
-class PoisonIn(Schema):
-    text: str | None = Field(None, description="Bytes to send, as UTF-8 text")
-    base64: str | None = Field(None, description="Bytes to send, base64-encoded")
-    key: str | None = None
+class PoisonIn(StrictIn):
+    text: Text | None = Field(None, description="Bytes to send, as UTF-8 text (for any bytes, use base64)")
+    base64: str | None = Field(None, pattern=BASE64_PATTERN, description="Bytes to send, base64-encoded")
+    key: Line | None = Field(None, max_length=STREAM_MAX, description="The Kafka record's key, as UTF-8 text")
 
+    @field_validator("base64")
+    @classmethod
+    def _decodable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                base64.b64decode(value, validate=True)
+            except binascii.Error as exc:
+                raise ValueError(f"not valid base64 ({exc})") from None
+        return value
 
-def _service(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    except PermissionDenied as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    except (DeadLetter.DoesNotExist, FailureRule.DoesNotExist) as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
-    except DeadLetterNotReplayable as exc:
-        raise ApiError(409, "not_replayable", str(exc)) from None
-    except ValidationError as exc:
-        raise ApiError(422, "invalid", "; ".join(exc.messages)) from None
+    @model_validator(mode="after")
+    def _one_payload(self) -> "PoisonIn":
+        if (self.text is None) == (self.base64 is None):
+            raise ValueError("send exactly one of text or base64")
+        return self
+
+    def raw(self) -> bytes:
+        return self.text.encode() if self.text is not None else base64.b64decode(self.base64 or "", validate=True)
 
 
 def _result_out(result: ReplayResult) -> ReplayResultOut:
@@ -194,7 +232,7 @@ def _result_out(result: ReplayResult) -> ReplayResultOut:
 
 
 @router.get("/dead-letters", response=list[DeadLetterOut], summary="Dead letters, newest first")
-@paginate(PageNumberPagination, page_size=50)
+@paginate(BoundedPageNumberPagination, page_size=50)
 def dead_letters_list(request: HttpRequest, filters: Query[DeadLetterQuery]) -> Any:
     return dead_letter_list(
         filters=DeadLetterFilter(
@@ -208,29 +246,39 @@ def dead_letters_list(request: HttpRequest, filters: Query[DeadLetterQuery]) -> 
 
 
 @router.get("/dead-letters/{int:dead_letter_id}", response=DeadLetterDetailOut, summary="One dead letter")
-def dead_letters_detail(request: HttpRequest, dead_letter_id: int) -> Any:
-    return _service(lambda: dead_letter_get(dead_letter_id=dead_letter_id))
+def dead_letters_detail(request: HttpRequest, dead_letter_id: int = DEAD_LETTER_ID) -> Any:
+    return dead_letter_get(dead_letter_id=dead_letter_id)
 
 
-@router.post("/dead-letters/{int:dead_letter_id}/replay", response=ReplayResultOut, summary="Replay one")
-def dead_letters_replay(request: HttpRequest, dead_letter_id: int) -> ReplayResultOut:
-    return _result_out(_service(lambda: dead_letter_replay(dead_letter_id=dead_letter_id, actor=request.user)))
+@router.post(
+    "/dead-letters/{int:dead_letter_id}/replay",
+    response={200: ReplayResultOut, 409: ErrorBodyOut},
+    summary="Replay one",
+)
+def dead_letters_replay(request: HttpRequest, dead_letter_id: int = DEAD_LETTER_ID) -> ReplayResultOut:
+    return _result_out(dead_letter_replay(dead_letter_id=dead_letter_id, actor=request.user))
 
 
-@router.post("/dead-letters/replay", response=ReplaySummaryOut, summary="Replay every parked one matching a filter")
+@router.post(
+    "/dead-letters/replay",
+    response=ReplaySummaryOut,
+    summary='Replay every parked one matching a filter, or every parked one with {"all": true}',
+)
 def dead_letters_replay_matching(request: HttpRequest, body: ReplayFilterIn) -> ReplaySummaryOut:
     filters = DeadLetterFilter(
         group_id=body.group, stream_id=body.stream, event_type=body.event_type, error_class=body.error_class
     )
-    summary = _service(lambda: dead_letter_replay_matching(filters=filters, actor=request.user))
+    summary = dead_letter_replay_matching(filters=filters, actor=request.user)
     return ReplaySummaryOut(replayed=summary.replayed, failed=summary.failed, still_parked=summary.still_parked)
 
 
-@router.post("/dead-letters/{int:dead_letter_id}/skip", response=ReplayResultOut, summary="Skip one, with a reason")
-def dead_letters_skip(request: HttpRequest, dead_letter_id: int, body: SkipIn) -> ReplayResultOut:
-    return _result_out(
-        _service(lambda: dead_letter_skip(dead_letter_id=dead_letter_id, reason=body.reason, actor=request.user))
-    )
+@router.post(
+    "/dead-letters/{int:dead_letter_id}/skip",
+    response={200: ReplayResultOut, 409: ErrorBodyOut},
+    summary="Skip one, with a reason",
+)
+def dead_letters_skip(request: HttpRequest, body: SkipIn, dead_letter_id: int = DEAD_LETTER_ID) -> ReplayResultOut:
+    return _result_out(dead_letter_skip(dead_letter_id=dead_letter_id, reason=body.reason, actor=request.user))
 
 
 @router.get("/failure-rules", response=list[FailureRuleOut], tags=["failure rules"], summary="Failure rules")
@@ -240,18 +288,17 @@ def failure_rules_list(request: HttpRequest) -> Any:
 
 @router.post("/failure-rules", response={201: FailureRuleOut}, tags=["failure rules"], summary="Create a rule")
 def failure_rules_create(request: HttpRequest, body: FailureRuleIn) -> Any:
-    rule = _service(lambda: failure_rule_create(actor=request.user, **body.dict()))
-    return 201, rule
+    return Status(201, failure_rule_create(actor=request.user, **body.dict()))
 
 
 @router.post("/failure-rules/{int:rule_id}/enable", response=FailureRuleOut, tags=["failure rules"])
-def failure_rules_enable(request: HttpRequest, rule_id: int) -> Any:
-    return _service(lambda: failure_rule_enable(rule_id=rule_id, actor=request.user))
+def failure_rules_enable(request: HttpRequest, rule_id: int = RULE_ID) -> Any:
+    return failure_rule_enable(rule_id=rule_id, actor=request.user)
 
 
 @router.post("/failure-rules/{int:rule_id}/disable", response=FailureRuleOut, tags=["failure rules"])
-def failure_rules_disable(request: HttpRequest, rule_id: int) -> Any:
-    return _service(lambda: failure_rule_disable(rule_id=rule_id, actor=request.user))
+def failure_rules_disable(request: HttpRequest, rule_id: int = RULE_ID) -> Any:
+    return failure_rule_disable(rule_id=rule_id, actor=request.user)
 
 
 class PoisonOut(Schema):
@@ -260,12 +307,7 @@ class PoisonOut(Schema):
 
 @router.post("/poison-messages", response={202: PoisonOut}, tags=["failure rules"], summary="Send undecodable bytes")
 def poison_messages_publish(request: HttpRequest, body: PoisonIn) -> Any:
-    if (body.text is None) == (body.base64 is None):
-        raise ApiError(422, "invalid", "send exactly one of text or base64")
-    try:
-        raw = body.text.encode() if body.text is not None else base64.b64decode(body.base64 or "", validate=True)
-    except binascii.Error:
-        raise ApiError(422, "invalid", "base64 is not valid base64", field="base64") from None
+    raw = body.raw()
     key = body.key.encode() if body.key else None
-    _service(lambda: poison_message_publish(raw=raw, actor=request.user, key=key))
-    return 202, PoisonOut(size=len(raw))
+    poison_message_publish(raw=raw, actor=request.user, key=key)
+    return Status(202, PoisonOut(size=len(raw)))

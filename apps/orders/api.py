@@ -10,13 +10,16 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Header, Query, Router, Status
+from ninja import Header, Path, Query, Router, Status
 
+from apps.api.errors import ApiError, ErrorBodyOut, api_error_register
+from apps.api.fields import BIGINT_MAX, Line
 from apps.eventstore.store import global_log_read, head_position, stream_read
 from apps.eventstore.types import RecordedEvent
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
-from apps.orders.handlers import CommandContext, CommandResult
+from apps.orders.domain.errors import DomainError, RuleViolation
+from apps.orders.handlers import AggregateNotFound, CommandContext, CommandResult
 from apps.orders.schemas import (
     CommandOut,
     EventOut,
@@ -31,9 +34,18 @@ from apps.orders.schemas import (
     StreamEventsOut,
 )
 from apps.orders.selectors import order_get, stock_item_get
-from eda_console.api_errors import ApiError
 
 router = Router()
+
+api_error_register(DomainError, status=422, code="invalid_command")
+api_error_register(RuleViolation, status=409, code="rule_violation")
+api_error_register(AggregateNotFound, status=404, code="not_found")
+
+# The store's stream ids and the read models' keys are at most 200 characters.
+ORDER_ID = Path(..., max_length=200)
+SKU = Path(..., max_length=200)
+STREAM_ID = Path(..., max_length=200)
+CONFLICT = {409: ErrorBodyOut}
 
 CORRELATION_HEADER = Header(
     None,
@@ -72,7 +84,7 @@ def _event_out(event: RecordedEvent) -> EventOut:
     )
 
 
-@router.post("/orders", response={201: OrderPlacedOut}, tags=["orders"], summary="Place an order")
+@router.post("/orders", response={201: OrderPlacedOut, **CONFLICT}, tags=["orders"], summary="Place an order")
 def order_place(
     request: HttpRequest, payload: OrderPlaceIn, x_correlation_id: str | None = CORRELATION_HEADER
 ) -> Status[OrderPlacedOut]:
@@ -100,7 +112,7 @@ def order_place(
 
 
 @router.get("/orders/{order_id}", response=OrderOut, tags=["orders"], summary="An order's current state")
-def order_detail(request: HttpRequest, order_id: str) -> OrderOut:
+def order_detail(request: HttpRequest, order_id: Line = ORDER_ID) -> OrderOut:
     order = order_get(order_id=order_id)
     if order is None:
         raise ApiError(404, "not_found", f"order {order_id!r} does not exist")
@@ -117,27 +129,43 @@ def order_detail(request: HttpRequest, order_id: str) -> OrderOut:
     )
 
 
-@router.post("/orders/{order_id}/cancel", response=CommandOut, tags=["orders"], summary="Cancel an order")
+@router.post(
+    "/orders/{order_id}/cancel", response={200: CommandOut, **CONFLICT}, tags=["orders"], summary="Cancel an order"
+)
 def order_cancel(
-    request: HttpRequest, order_id: str, payload: OrderCancelIn, x_correlation_id: str | None = CORRELATION_HEADER
+    request: HttpRequest,
+    payload: OrderCancelIn,
+    order_id: Line = ORDER_ID,
+    x_correlation_id: str | None = CORRELATION_HEADER,
 ) -> CommandOut:
     ctx = _context(request, x_correlation_id)
     return _command_out(handlers.cancel_order(cmds.CancelOrder(order_id=order_id, reason=payload.reason), ctx), ctx)
 
 
-@router.post("/orders/{order_id}/confirm", response=CommandOut, tags=["orders"], summary="Confirm a placed order")
-def order_confirm(request: HttpRequest, order_id: str, x_correlation_id: str | None = CORRELATION_HEADER) -> CommandOut:
+@router.post(
+    "/orders/{order_id}/confirm",
+    response={200: CommandOut, **CONFLICT},
+    tags=["orders"],
+    summary="Confirm a placed order",
+)
+def order_confirm(
+    request: HttpRequest, order_id: Line = ORDER_ID, x_correlation_id: str | None = CORRELATION_HEADER
+) -> CommandOut:
     ctx = _context(request, x_correlation_id)
     return _command_out(handlers.confirm_order(cmds.ConfirmOrder(order_id=order_id), ctx), ctx)
 
 
-@router.post("/orders/{order_id}/ship", response=CommandOut, tags=["orders"], summary="Ship a confirmed order")
-def order_ship(request: HttpRequest, order_id: str, x_correlation_id: str | None = CORRELATION_HEADER) -> CommandOut:
+@router.post(
+    "/orders/{order_id}/ship", response={200: CommandOut, **CONFLICT}, tags=["orders"], summary="Ship a confirmed order"
+)
+def order_ship(
+    request: HttpRequest, order_id: Line = ORDER_ID, x_correlation_id: str | None = CORRELATION_HEADER
+) -> CommandOut:
     ctx = _context(request, x_correlation_id)
     return _command_out(handlers.ship_order(cmds.ShipOrder(order_id=order_id), ctx), ctx)
 
 
-@router.post("/stock", response=CommandOut, tags=["stock"], summary="Add stock to a sku")
+@router.post("/stock", response={200: CommandOut, **CONFLICT}, tags=["stock"], summary="Add stock to a sku")
 def stock_add(
     request: HttpRequest, payload: StockAddIn, x_correlation_id: str | None = CORRELATION_HEADER
 ) -> CommandOut:
@@ -146,7 +174,7 @@ def stock_add(
 
 
 @router.get("/stock/{sku}", response=StockOut, tags=["stock"], summary="Stock on hand and reserved for a sku")
-def stock_detail(request: HttpRequest, sku: str) -> StockOut:
+def stock_detail(request: HttpRequest, sku: Line = SKU) -> StockOut:
     item = stock_item_get(sku=sku)
     if item is None:
         raise ApiError(404, "not_found", f"no stock was ever recorded for sku {sku!r}")
@@ -162,7 +190,7 @@ def stock_detail(request: HttpRequest, sku: str) -> StockOut:
 
 @router.get("/streams/{stream_id}/events", response=StreamEventsOut, tags=["events"], summary="One stream's events")
 def stream_events(
-    request: HttpRequest, stream_id: str, up_to_version: int | None = Query(None, ge=1)
+    request: HttpRequest, stream_id: Line = STREAM_ID, up_to_version: int | None = Query(None, ge=1, le=BIGINT_MAX)
 ) -> StreamEventsOut:
     events = stream_read(stream_id=stream_id, up_to_version=up_to_version)
     if not events:
@@ -172,7 +200,7 @@ def stream_events(
 
 @router.get("/events", response=GlobalLogOut, tags=["events"], summary="The global log, in position order")
 def events_after(
-    request: HttpRequest, after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+    request: HttpRequest, after: int = Query(0, ge=0, le=BIGINT_MAX), limit: int = Query(100, ge=1, le=1000)
 ) -> GlobalLogOut:
     events = global_log_read(after=after, limit=limit)
     return GlobalLogOut(

@@ -1,7 +1,7 @@
 """Request and response bodies of the order command and query API.
 
-Request bodies are strict: unknown fields are refused, and numbers must be JSON
-integers (no strings, booleans or floats). Money is an integer number of minor
+Request bodies are strict: unknown fields are refused, numbers must be JSON
+integers (no strings, booleans or floats), and strings hold no control characters. Money is an integer number of minor
 units (cents), never a float.
 """
 
@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from ninja import Field, Schema
 from pydantic import ConfigDict
+
+from apps.api.fields import Line, Text
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 MAX_QUANTITY = 1_000_000
@@ -41,13 +43,13 @@ class OrderPlaceIn(CommandIn):
     order_id: Identifier | None = Field(
         None, description="Chosen by the client for idempotent retries; generated when absent"
     )
-    customer_id: str = Field(..., min_length=1, max_length=100)
+    customer_id: Line = Field(..., min_length=1, max_length=100)
     currency: str = Field(..., pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")
     lines: list[OrderLineIn] = Field(..., min_length=1, max_length=100)
 
 
 class OrderCancelIn(CommandIn):
-    reason: str = Field(..., min_length=1, max_length=500)
+    reason: Text = Field(..., min_length=1, max_length=500)
 
 
 class StockAddIn(CommandIn):

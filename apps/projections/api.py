@@ -1,19 +1,19 @@
 """Projections over the JSON API: status and lag, rebuilds and their progress.
 
 Viewers read; starting or cancelling a rebuild needs the operator role (the API's default
-auth checks it for POST, the services check again and write the audit log).
+auth checks it for POST, the services check again and write the audit log). Services
+raise; the errors are mapped once, in apps.api.errors' registry.
 """
 
 # No postponed annotations here: ninja resolves the schemas at runtime.
 import datetime as dt
 import uuid
-from collections.abc import Callable
-from typing import TypeVar
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 
+from apps.api.errors import ErrorBodyOut, api_error_register
+from apps.api.fields import Line, column_max_length
 from apps.projections.models import ProjectionRebuild
 from apps.projections.projectors import UnknownProjection
 from apps.projections.rebuild import (
@@ -28,10 +28,21 @@ from apps.projections.selectors import (
     projection_rebuild_list,
     projection_status_list,
 )
-from eda_console.api_errors import ApiError
 
 router = Router(tags=["projections"])
-T = TypeVar("T")
+
+api_error_register(
+    UnknownProjection, status=404, code="not_found", message=lambda exc: f"no projection is called {exc.args[0]!r}"
+)
+api_error_register(
+    ProjectionRebuild.DoesNotExist, status=404, code="not_found", message=lambda exc: "no such rebuild job"
+)
+api_error_register(RebuildAlreadyActive, status=409, code="rebuild_active")
+api_error_register(RebuildNotCancellable, status=409, code="not_cancellable")
+
+PROJECTION_MAX = column_max_length(ProjectionRebuild, "projection")
+PROJECTION_NAME = Path(..., max_length=PROJECTION_MAX)
+PROJECTION_FILTER = Query(None, max_length=PROJECTION_MAX)
 
 
 class RebuildOut(Schema):
@@ -76,21 +87,6 @@ class ProjectionOut(Schema):
         return round(obj.lag_seconds, 3)
 
 
-def _service(call: Callable[[], T]) -> T:
-    try:
-        return call()
-    except PermissionDenied as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    except UnknownProjection as exc:
-        raise ApiError(404, "not_found", f"no projection is called {exc.args[0]!r}") from None
-    except ProjectionRebuild.DoesNotExist:
-        raise ApiError(404, "not_found", "no such rebuild job") from None
-    except RebuildAlreadyActive as exc:
-        raise ApiError(409, "rebuild_active", str(exc)) from None
-    except RebuildNotCancellable as exc:
-        raise ApiError(409, "not_cancellable", str(exc)) from None
-
-
 @router.get("/projections", response=list[ProjectionOut], summary="Every projection: checkpoint, lag, status")
 def projections_list(request: HttpRequest) -> list[ProjectionStatus]:
     return projection_status_list()
@@ -98,28 +94,30 @@ def projections_list(request: HttpRequest) -> list[ProjectionStatus]:
 
 @router.post(
     "/projections/{name}/rebuild",
-    response={202: RebuildOut},
+    response={202: RebuildOut, 409: ErrorBodyOut},
     summary="Rebuild a read model from the event store (blue/green); answers with the job",
 )
-def projections_rebuild(request: HttpRequest, name: str) -> tuple[int, ProjectionRebuild]:
-    job = _service(lambda: projection_rebuild_request(name=name, actor=request.user))  # type: ignore[arg-type]
-    return 202, job
+def projections_rebuild(request: HttpRequest, name: Line = PROJECTION_NAME) -> Status[ProjectionRebuild]:
+    job = projection_rebuild_request(name=name, actor=request.user)  # type: ignore[arg-type]
+    return Status(202, job)
 
 
 @router.get("/projections/rebuilds", response=list[RebuildOut], summary="Rebuild jobs, newest first")
-def projections_rebuilds_list(request: HttpRequest, projection: str | None = None) -> list[ProjectionRebuild]:
+def projections_rebuilds_list(
+    request: HttpRequest, projection: Line | None = PROJECTION_FILTER
+) -> list[ProjectionRebuild]:
     return list(projection_rebuild_list(name=projection))
 
 
 @router.get("/projections/rebuilds/{uuid:job_id}", response=RebuildOut, summary="One rebuild job and its progress")
 def projections_rebuild_detail(request: HttpRequest, job_id: uuid.UUID) -> ProjectionRebuild:
-    return _service(lambda: projection_rebuild_get(job_id=job_id))
+    return projection_rebuild_get(job_id=job_id)
 
 
 @router.post(
     "/projections/rebuilds/{uuid:job_id}/cancel",
-    response=RebuildOut,
+    response={200: RebuildOut, 409: ErrorBodyOut},
     summary="Cancel a queued or running rebuild; the live read model stays as it is",
 )
 def projections_rebuild_cancel(request: HttpRequest, job_id: uuid.UUID) -> ProjectionRebuild:
-    return _service(lambda: projection_rebuild_cancel(job_id=job_id, actor=request.user))  # type: ignore[arg-type]
+    return projection_rebuild_cancel(job_id=job_id, actor=request.user)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from apps.console.selectors.events import (
 )
 from apps.console.selectors.read_models import order_stream_ids_for_customer
 from apps.console.selectors.state import aggregate_state_at
-from apps.console.views.common import int_param, page_context
+from apps.console.views.common import int_param, page_context, text_checked, text_param
 
 
 def _htmx(request: HttpRequest) -> bool:
@@ -26,9 +26,9 @@ def _htmx(request: HttpRequest) -> bool:
 @require_GET
 @viewer_required
 def aggregate_search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()
-    stream_type = request.GET.get("type", "").strip()
-    customer_id = request.GET.get("customer", "").strip()
+    query = text_param(request, "q")
+    stream_type = text_param(request, "type")
+    customer_id = text_param(request, "customer")
     stream_ids = None
     if customer_id:
         stream_ids = order_stream_ids_for_customer(customer_id=customer_id)
@@ -49,7 +49,7 @@ def aggregate_search(request: HttpRequest) -> HttpResponse:
 @require_GET
 @viewer_required
 def stream_detail(request: HttpRequest, stream_id: str) -> HttpResponse:
-    stream = stream_get(stream_id=stream_id)
+    stream = stream_get(stream_id=text_checked(stream_id, name="stream id"))
     if stream is None:
         raise Http404("no such stream")
     after, before, selected = int_param(request, "after"), int_param(request, "before"), int_param(request, "v")
@@ -67,7 +67,7 @@ def stream_detail(request: HttpRequest, stream_id: str) -> HttpResponse:
 @require_GET
 @viewer_required
 def stream_state(request: HttpRequest, stream_id: str) -> HttpResponse:
-    stream = stream_get(stream_id=stream_id)
+    stream = stream_get(stream_id=text_checked(stream_id, name="stream id"))
     if stream is None:
         raise Http404("no such stream")
     version = int_param(request, "v") or stream.version

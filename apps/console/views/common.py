@@ -2,9 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest
+from pydantic_core import PydanticCustomError
 
 from apps.accounts.roles import user_is_operator
+from apps.api.fields import BIGINT_MAX, line_check
 
 
 def page_context(request: HttpRequest, *, section: str, **extra: Any) -> dict[str, Any]:
@@ -13,5 +16,28 @@ def page_context(request: HttpRequest, *, section: str, **extra: Any) -> dict[st
 
 
 def int_param(request: HttpRequest, name: str) -> int | None:
+    """``?name=`` as a whole number, None when absent; BadRequest (a 400 naming it) when it is not one."""
     value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else None
+    if not value:
+        return None
+    # str.isdigit() also takes "²" (which int() refuses) and "٣" (which it reads as 3).
+    if not (value.isascii() and value.isdigit()) or int(value) > BIGINT_MAX:
+        raise BadRequest(f"?{name}= must be a whole number from 0 to {BIGINT_MAX}")
+    return int(value)
+
+
+def text_checked(value: str, *, name: str) -> str:
+    """``value`` (a query parameter or path segment called ``name``), or BadRequest when it holds a control character.
+
+    The database refuses NUL in any text it is compared with; the API's string types
+    make the same check, with the same rule.
+    """
+    try:
+        return line_check(value)
+    except PydanticCustomError as exc:
+        raise BadRequest(f"{name} {exc.message()}") from None
+
+
+def text_param(request: HttpRequest, name: str) -> str:
+    """``?name=`` stripped, "" when absent; BadRequest when it holds a control character."""
+    return text_checked(request.GET.get(name, "").strip(), name=f"?{name}=")

@@ -8,13 +8,13 @@ from apps.console.charts import build_trace_figure, figure_json
 from apps.console.permissions import viewer_required
 from apps.console.selectors.events import correlation_event_list
 from apps.console.selectors.trace import trace_build
-from apps.console.views.common import page_context
+from apps.console.views.common import page_context, text_param
 
 
 @require_GET
 @viewer_required
 def trace(request: HttpRequest) -> HttpResponse:
-    correlation_id = request.GET.get("correlation_id", "").strip()
+    correlation_id = text_param(request, "correlation_id")
     events = correlation_event_list(correlation_id=correlation_id) if correlation_id else []
     context = page_context(
         request,

@@ -12,7 +12,9 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.test import AsyncClient, Client
 
+from apps.accounts.models import AuditLog
 from apps.accounts.services import api_token_create
+from apps.messaging.dead_letters import DeadLetter, FailureRule
 from tests.integration.api.api_calls import ORDER, assert_error, post_json, stored_event_count
 
 
@@ -80,8 +82,8 @@ def test_missing_body_is_422(operator_client: Client) -> None:
 
 @pytest.mark.usefixtures("nothing_appended")
 @pytest.mark.parametrize("body", ["[1, 2]", "null", '"an order"', "42"])
-def test_body_that_is_not_an_object_is_422(operator_client: Client, body: str) -> None:
-    error = assert_error(post_json(operator_client, "/api/orders", body), 422, "validation_error")
+def test_body_that_is_not_an_object_is_400(operator_client: Client, body: str) -> None:
+    error = assert_error(post_json(operator_client, "/api/orders", body), 400, "body_not_an_object")
     assert "JSON object" in error["message"]
 
 
@@ -289,3 +291,244 @@ async def test_body_over_one_mebibyte_through_asgi_is_413_json(operator: Any) ->
         # left open it blocks the flush and the test database's drop.
         await sync_to_async(connections.close_all)()
     assert_error(response, 413, "body_too_large")
+
+
+# Every class of input that answered 500 before (issue 7, §5): each is a 4xx naming the
+# field or parameter, and nothing is written.
+
+
+@pytest.fixture
+def nothing_written(db: None) -> Iterator[None]:
+    def tables() -> tuple[int, int, int, int]:
+        return (
+            stored_event_count(),
+            AuditLog.objects.exclude(outcome="refused").count(),
+            DeadLetter.objects.count(),
+            FailureRule.objects.count(),
+        )
+
+    before = tables()
+    yield
+    assert tables() == before
+
+
+CONTROL_CHARACTERS = ["\x00", "\x01", "\x1b", "\x7f", "\x85"]
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS)
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/orders", lambda c: {**ORDER, "customer_id": f"c{c}"}, "customer_id"),
+        ("/api/orders/o-1/cancel", lambda c: {"reason": f"r{c}"}, "reason"),
+        ("/api/dead-letters/1/skip", lambda c: {"reason": f"r{c}"}, "reason"),
+        ("/api/dead-letters/replay", lambda c: {"group": f"g{c}"}, "group"),
+        ("/api/dead-letters/replay", lambda c: {"stream": f"s{c}"}, "stream"),
+        ("/api/failure-rules", lambda c: {"kind": "field_regex", "pattern": f"p{c}"}, "pattern"),
+        ("/api/failure-rules", lambda c: {"kind": "field_regex", "field": f"f{c}"}, "field"),
+        ("/api/failure-rules", lambda c: {"kind": "probability", "group_id": f"g{c}"}, "group_id"),
+        ("/api/poison-messages", lambda c: {"text": "x", "key": f"k{c}"}, "key"),
+        ("/api/poison-messages", lambda c: {"text": f"x{c}"}, "text"),
+    ],
+)
+def test_a_control_character_in_a_body_string_is_422_naming_the_field(
+    operator_client: Client, path: str, body: Callable[[str], dict[str, Any]], field: str, char: str
+) -> None:
+    error = assert_error(post_json(operator_client, path, body(char)), 422, "validation_error", field)
+    assert "control characters" in error["message"]
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("char", CONTROL_CHARACTERS)
+def test_a_control_character_in_an_identifier_is_422_naming_it(operator_client: Client, char: str) -> None:
+    # Identifiers have a pattern of their own, which no control character matches.
+    body = order_with(line_set("sku", f"S{char}"))
+    assert_error(post_json(operator_client, "/api/orders", body), 422, "validation_error", "lines[0].sku")
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("get", "/api/orders/o%001", "order_id"),
+        ("post", "/api/orders/o%001/cancel", "order_id"),
+        ("post", "/api/orders/o%001/confirm", "order_id"),
+        ("post", "/api/orders/o%001/ship", "order_id"),
+        ("get", "/api/stock/S%00", "sku"),
+        ("get", "/api/streams/order-%00/events", "stream_id"),
+        ("post", "/api/projections/order%00summary/rebuild", "name"),
+        ("get", "/api/dead-letters?group=g%00", "group"),
+        ("get", "/api/dead-letters?stream=%01", "stream"),
+        ("get", "/api/dead-letters?event_type=%00", "event_type"),
+        ("get", "/api/dead-letters?error_class=%00", "error_class"),
+        ("get", "/api/projections/rebuilds?projection=%00", "projection"),
+    ],
+)
+def test_a_control_character_in_a_path_segment_or_query_parameter_is_422_naming_it(
+    operator_client: Client, method: str, path: str, field: str
+) -> None:
+    response = operator_client.get(path) if method == "get" else post_json(operator_client, path, {"reason": "r"})
+    assert_error(response, 422, "validation_error", field)
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/orders", '{"customer_id": "c\\ud800", "currency": "EUR", "lines": []}', "customer_id"),
+        ("/api/orders/o-1/cancel", '{"reason": "\\udfff"}', "reason"),
+        ("/api/dead-letters/replay", '{"group": "\\ud83d"}', "group"),
+        ("/api/failure-rules", '{"kind": "field_regex", "pattern": "\\ud800x"}', "pattern"),
+        ("/api/poison-messages", '{"text": "\\ud800"}', "text"),
+    ],
+)
+def test_a_lone_surrogate_is_422_naming_the_field(operator_client: Client, path: str, body: str, field: str) -> None:
+    error = assert_error(post_json(operator_client, path, body), 422, "validation_error", field)
+    assert "surrogate" in error["message"]
+
+
+@pytest.mark.usefixtures("nothing_written")
+def test_an_undecodable_percent_escape_in_a_path_is_not_a_server_error(operator_client: Client) -> None:
+    # A lone surrogate cannot travel in UTF-8; its three bytes arrive as invalid UTF-8.
+    response = operator_client.get("/api/orders/%ED%A0%80")
+    assert response.status_code in {404, 422}, response.content
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/failure-rules", {"kind": "field_regex", "pattern": "p" * 501}, "pattern"),
+        ("/api/failure-rules", {"kind": "field_regex", "field": "f" * 101}, "field"),
+        ("/api/failure-rules", {"kind": "probability", "group_id": "g" * 201}, "group_id"),
+        ("/api/dead-letters/replay", {"group": "g" * 201}, "group"),
+        ("/api/dead-letters/replay", {"stream": "s" * 256}, "stream"),
+        ("/api/dead-letters/replay", {"event_type": "e" * 201}, "event_type"),
+        ("/api/dead-letters/replay", {"error_class": "e" * 256}, "error_class"),
+        ("/api/poison-messages", {"text": "x", "key": "k" * 256}, "key"),
+    ],
+)
+def test_a_string_longer_than_its_column_is_422_naming_the_field(
+    operator_client: Client, path: str, body: dict[str, Any], field: str
+) -> None:
+    error = assert_error(post_json(operator_client, path, body), 422, "validation_error", field)
+    assert "at most" in error["message"]
+
+
+@pytest.mark.usefixtures("nothing_written")
+def test_a_long_query_filter_is_422(operator_client: Client) -> None:
+    assert_error(operator_client.get("/api/dead-letters", {"group": "g" * 201}), 422, "validation_error", "group")
+
+
+def test_a_viewers_refused_write_to_a_long_or_control_character_path_is_403_and_audited(
+    viewer_client: Client, viewer: Any
+) -> None:
+    for path in [f"/api/orders/{'o' * 300}/cancel", "/api/orders/o%00/confirm", "/api/orders/%ED%A0%80/ship"]:
+        before = AuditLog.objects.filter(outcome="refused").count()
+        assert_error(post_json(viewer_client, path, {"reason": "r"}), 403, "forbidden")
+        assert AuditLog.objects.filter(outcome="refused").count() == before + 1
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (f"/api/dead-letters?page={2**70}", "page"),
+        (f"/api/dead-letters?page_size={2**70}", "page_size"),
+        (f"/api/events?after={2**70}", "after"),
+        (f"/api/streams/order-1/events?up_to_version={2**70}", "up_to_version"),
+        (f"/api/dead-letters/{2**70}", "dead_letter_id"),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_422_naming_the_parameter(operator_client: Client, path: str, field: str) -> None:
+    assert_error(operator_client.get(path), 422, "validation_error", field)
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("path", [f"/api/dead-letters/{2**70}/replay", f"/api/failure-rules/{2**70}/enable"])
+def test_an_id_beyond_64_bits_in_a_write_path_is_422(operator_client: Client, path: str) -> None:
+    assert_error(post_json(operator_client, path), 422, "validation_error")
+
+
+@pytest.mark.usefixtures("nothing_written")
+def test_more_query_parameters_than_django_reads_is_400(operator_client: Client) -> None:
+    query = "&".join(f"p{i}=1" for i in range(1001))
+    error = assert_error(operator_client.get(f"/api/events?{query}"), 400, "too_many_parameters")
+    assert "1000" in error["message"]
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("encoded", ["é", "AAAA✓", "QUJD\u0000"])
+def test_non_ascii_text_where_base64_is_expected_is_422(operator_client: Client, encoded: str) -> None:
+    response = post_json(operator_client, "/api/poison-messages", {"base64": encoded})
+    assert_error(response, 422, "validation_error", "base64")
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [({"base64": "YQ"}, "base64"), ({"text": "a", "base64": "YQ=="}, None), ({}, None), ({"key": "k"}, None)],
+)
+def test_a_poison_message_needs_exactly_one_valid_payload(
+    operator_client: Client, body: dict[str, Any], field: str | None
+) -> None:
+    error = assert_error(post_json(operator_client, "/api/poison-messages", body), 422, "validation_error")
+    assert error["field"] == field
+    assert field or "exactly one of text or base64" in error["message"]
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("path", ["/api/orders", "/api/dead-letters/replay", "/api/orders/o-1/confirm"])
+@pytest.mark.parametrize("body", ["[]", "null", "123", '"text"', "true"])
+def test_a_body_that_is_not_a_json_object_is_400_on_every_route(operator_client: Client, path: str, body: str) -> None:
+    assert_error(post_json(operator_client, path, body), 400, "body_not_an_object")
+
+
+def test_bulk_replay_with_an_empty_filter_is_422_and_replays_nothing(operator_client: Client) -> None:
+    error = assert_error(post_json(operator_client, "/api/dead-letters/replay", {}), 422, "validation_error")
+    assert '"all": true' in error["message"]
+
+
+def test_bulk_replay_with_all_and_a_filter_is_422(operator_client: Client) -> None:
+    body = {"all": True, "group": "g"}
+    assert_error(post_json(operator_client, "/api/dead-letters/replay", body), 422, "validation_error")
+
+
+def test_bulk_replay_of_everything_needs_all_true(operator_client: Client) -> None:
+    response = post_json(operator_client, "/api/dead-letters/replay", {"all": True})
+    assert response.status_code == 200, response.content
+    assert response.json() == {"replayed": 0, "failed": 0, "still_parked": 0}
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+@pytest.mark.parametrize("path", ["/api/orders", "/api/failure-rules", "/api/orders/o-1/confirm"])
+def test_a_json_body_sent_as_text_or_a_form_is_415(operator_client: Client, path: str, content_type: str) -> None:
+    body = json.dumps({**ORDER} if path == "/api/orders" else {"kind": "probability", "probability": 0.5})
+    response = operator_client.post(path, body, content_type=content_type)
+    error = assert_error(response, 415, "unsupported_media_type")
+    assert "application/json" in error["message"]
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("value", [True, False, "0.5", None])
+def test_a_probability_that_is_not_a_number_is_422(operator_client: Client, value: Any) -> None:
+    body = {"kind": "probability", "probability": value}
+    assert_error(post_json(operator_client, "/api/failure-rules", body), 422, "validation_error", "probability")
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("enabled", [1, "true", None])
+def test_enabled_must_be_a_boolean(operator_client: Client, enabled: Any) -> None:
+    body = {"kind": "probability", "probability": 0.5, "enabled": enabled}
+    assert_error(post_json(operator_client, "/api/failure-rules", body), 422, "validation_error", "enabled")
+
+
+@pytest.mark.usefixtures("nothing_written")
+@pytest.mark.parametrize("path", ["/api/no/such/thing", "/api/orders/o-1/un%0Aknown", "/api/projections/rebuilds/%0A"])
+def test_a_post_to_an_api_path_that_does_not_exist_is_the_apis_json_404(operator: Any, path: str) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(operator)
+    assert_error(client.post(path, "{}", content_type="application/json"), 404, "not_found")
+    assert_error(client.get(path), 404, "not_found")

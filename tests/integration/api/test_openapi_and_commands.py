@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
@@ -74,6 +76,56 @@ def test_openapi_documents_money_as_integer_cents(db: None) -> None:
     assert price["type"] == "integer"
     assert "cents" in price["description"]
     assert schemas["OrderPlaceIn"]["additionalProperties"] is False
+
+
+def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def test_every_operation_documents_its_error_responses_with_the_error_body(db: None) -> None:
+    schema = Client().get("/api/openapi.json").json()
+    error_ref = {"$ref": "#/components/schemas/ErrorBodyOut"}
+    for path, method, operation in _operations(schema):
+        documented = {int(status) for status in operation["responses"]}
+        expected = {400, 401, 403}
+        if operation.get("parameters") or "requestBody" in operation:
+            expected.add(422)
+        if "{" in path:
+            expected.add(404)
+        if method == "post":
+            expected |= {413, 415}
+        assert expected <= documented, (method, path, expected - documented)
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                assert response["content"]["application/json"]["schema"] == error_ref, (method, path, status)
+                assert response["description"], (method, path, status)
+    body = schema["components"]["schemas"]["ErrorBodyOut"]
+    assert body["required"] == ["error"]
+    assert set(schema["components"]["schemas"]["ErrorOut"]["properties"]) == {"code", "message", "field", "details"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/orders"),
+        ("post", "/api/orders/{order_id}/cancel"),
+        ("post", "/api/dead-letters/{dead_letter_id}/replay"),
+        ("post", "/api/projections/{name}/rebuild"),
+        ("post", "/api/projections/rebuilds/{job_id}/cancel"),
+    ],
+)
+def test_operations_that_can_conflict_document_409(db: None, method: str, path: str) -> None:
+    schema = Client().get("/api/openapi.json").json()
+    assert "409" in schema["paths"][path][method]["responses"]
+
+
+def test_reads_document_no_409(db: None) -> None:
+    schema = Client().get("/api/openapi.json").json()
+    for path, method, operation in _operations(schema):
+        if method == "get":
+            assert "409" not in operation["responses"], path
 
 
 def test_create_api_token_prints_a_working_token(db: None) -> None:

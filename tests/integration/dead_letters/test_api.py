@@ -128,6 +128,33 @@ def test_replay_by_filter_answers_how_many_it_replayed(consumer: ListConsumer, o
     assert response.json() == {"replayed": 3, "failed": 0, "still_parked": 0}
 
 
+@pytest.mark.parametrize("body", ["[]", "null", "123", "{}", '{"all": false}'])
+def test_a_bulk_replay_with_a_malformed_or_empty_filter_replays_nothing(
+    consumer: ListConsumer, operator_client: Client, body: str
+) -> None:
+    events = order_stream(confirmations=1)
+    consumer.failing = {events[0].position}
+    host_deliver(consumer, events)
+    consumer.failing.clear()
+
+    response = operator_client.post("/api/dead-letters/replay", body, content_type="application/json")
+
+    assert response.status_code in {400, 422}, response.content
+    assert dead_letter_of(events[0]).status == DeadLetterStatus.PARKED
+    assert consumer.applied == []
+
+
+def test_a_bulk_replay_of_everything_says_all(consumer: ListConsumer, operator_client: Client) -> None:
+    events = order_stream(confirmations=1)
+    consumer.failing = {events[0].position}
+    host_deliver(consumer, events)
+    consumer.failing.clear()
+
+    response = post(operator_client, "/api/dead-letters/replay", {"all": True})
+
+    assert response.json() == {"replayed": 2, "failed": 0, "still_parked": 0}
+
+
 def test_skip_needs_a_reason_and_an_undecodable_one_cannot_be_replayed(
     consumer: ListConsumer, operator_client: Client
 ) -> None:

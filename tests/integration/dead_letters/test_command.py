@@ -60,3 +60,21 @@ def test_replay_and_skip_by_id_and_refusals_end_in_a_command_error(
     assert f"dead letter {head.pk} replayed" in replayed
     assert "skipped" in skipped
     assert dead_letter_of(other[0]).status == DeadLetterStatus.SKIPPED
+
+
+def test_replay_all_takes_no_filter_as_everything_only_with_all(consumer: ListConsumer, operator: User) -> None:
+    events = order_stream(confirmations=0)
+    consumer.failing = {events[0].position}
+    host_deliver(consumer, events)
+    consumer.failing.clear()
+
+    with pytest.raises(CommandError, match="--all"):
+        run("--as", "opal", "replay-all")
+    with pytest.raises(CommandError, match="not both"):
+        run("--as", "opal", "replay-all", "--all", "--group", GROUP)
+    assert dead_letter_of(events[0]).status == DeadLetterStatus.PARKED
+
+    everything = run("--as", "opal", "replay-all", "--all")
+
+    assert "replayed 1, failed 0, still parked 0" in everything
+    assert dead_letter_of(events[0]).status == DeadLetterStatus.REPLAYED

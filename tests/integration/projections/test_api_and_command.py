@@ -28,13 +28,13 @@ def test_operator_starts_a_rebuild_and_follows_it_to_the_end(
 ) -> None:
     client = bearer(operator)
     with django_capture_on_commit_callbacks() as enqueued:  # type: ignore[operator]
-        response = client.post("/api/projections/order_summary/rebuild")
+        response = client.post("/api/projections/order_summary/rebuild", content_type="application/json")
     assert response.status_code == 202, response.content
     body = response.json()
     assert (body["projection"], body["status"], body["requested_by"]) == ("order_summary", "queued", "olga")
     assert len(enqueued) == 1
 
-    again = client.post("/api/projections/order_summary/rebuild")
+    again = client.post("/api/projections/order_summary/rebuild", content_type="application/json")
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "rebuild_active"
 
@@ -68,21 +68,26 @@ def test_viewer_reads_status_but_may_not_rebuild(viewer: User, traffic: list[Rec
     assert summary["lag_positions"] == traffic[-1].position - first_order.position + 1
     assert summary["lag_seconds"] > 0
 
-    refused = client.post("/api/projections/stock_level/rebuild")
+    refused = client.post("/api/projections/stock_level/rebuild", content_type="application/json")
     assert refused.status_code == 403
     assert not ProjectionRebuild.objects.exists()
 
 
 def test_cancel_over_the_api_and_unknown_names_and_jobs(operator: User) -> None:
     client = bearer(operator)
-    assert client.post("/api/projections/nope/rebuild").status_code == 404
+    assert client.post("/api/projections/nope/rebuild", content_type="application/json").status_code == 404
     assert client.get(f"/api/projections/rebuilds/{uuid.uuid4()}").status_code == 404
 
-    job_id = client.post("/api/projections/stock_level/rebuild").json()["job_id"]
-    cancelled = client.post(f"/api/projections/rebuilds/{job_id}/cancel")
+    job_id = client.post("/api/projections/stock_level/rebuild", content_type="application/json").json()["job_id"]
+    cancelled = client.post(f"/api/projections/rebuilds/{job_id}/cancel", content_type="application/json")
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
-    assert client.post(f"/api/projections/rebuilds/{job_id}/cancel").json()["error"]["code"] == "not_cancellable"
+    assert (
+        client.post(f"/api/projections/rebuilds/{job_id}/cancel", content_type="application/json").json()["error"][
+            "code"
+        ]
+        == "not_cancellable"
+    )
 
     listed = {item["name"]: item for item in client.get("/api/projections").json()}
     assert listed["stock_level"]["last_rebuild"]["status"] == "cancelled"

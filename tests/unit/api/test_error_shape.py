@@ -14,10 +14,12 @@ from django.test import RequestFactory
 from ninja import NinjaAPI, Schema
 from ninja.testing import TestClient
 
+import apps.orders.api  # noqa: F401  (the orders API registers the domain's errors, as it does in the real API)
+from apps.api.bodies import json_object_body
+from apps.api.errors import ApiError, api_error_handlers_install, api_error_register, api_view_with_json_405
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.orders.domain.errors import InvalidCommand, RuleViolation
 from apps.orders.schemas import CommandIn
-from eda_console.api_errors import ApiError, api_error_handlers_install, api_view_with_json_405
 
 
 class Line(CommandIn):
@@ -31,6 +33,19 @@ class Body(CommandIn):
 
 class Out(Schema):
     ok: bool
+
+
+class GadgetMissing(LookupError):
+    pass
+
+
+class GadgetGone(GadgetMissing):
+    pass
+
+
+# Registered after the API installed its handlers, as an app's ready() may well be.
+api_error_register(GadgetMissing, status=404, code="no_gadget", field=lambda exc: "gadget")
+api_error_register(GadgetGone, status=410, code="gadget_gone", message=lambda exc: f"gone since {exc.args[0]}")
 
 
 api = NinjaAPI(urls_namespace="error-shape-test")
@@ -51,6 +66,8 @@ def raise_(request: HttpRequest, kind: str) -> None:
         "too-big": RequestDataTooBig("too big"),
         "api": ApiError(404, "not_found", "no such thing", field="id"),
         "bug": ZeroDivisionError("oops"),
+        "missing": GadgetMissing("no gadget 7"),
+        "gone": GadgetGone("tuesday"),
     }[kind]
 
 
@@ -85,6 +102,40 @@ def test_domain_and_store_errors_map_to_status_codes() -> None:
         response = client.get(f"/raise/{kind}")
         assert (response.status_code, response.json()["error"]["code"]) == (status, code), kind
         assert set(response.json()["error"]) >= {"code", "message", "field"}
+
+
+def test_an_app_registers_its_exceptions_and_the_most_specific_mapping_wins() -> None:
+    missing = client.get("/raise/missing")
+    gone = client.get("/raise/gone")
+    assert (missing.status_code, missing.json()["error"]) == (
+        404,
+        {"code": "no_gadget", "message": "no gadget 7", "field": "gadget"},
+    )
+    assert (gone.status_code, gone.json()["error"]["code"], gone.json()["error"]["message"]) == (
+        410,
+        "gadget_gone",
+        "gone since tuesday",
+    )
+
+
+def _body_error(body: bytes, content_type: str) -> tuple[int, str]:
+    request = RequestFactory().post("/api/things", body, content_type=content_type)
+    try:
+        json_object_body(request)
+    except ApiError as exc:
+        return exc.status_code, exc.code
+    return 200, ""
+
+
+def test_bodies_must_be_json_objects_sent_as_json() -> None:
+    assert _body_error(b'{"a": 1}', "application/json") == (200, "")
+    assert _body_error(b'{"a": 1}', "application/merge-patch+json") == (200, "")
+    assert _body_error(b"", "text/plain") == (200, "")
+    assert _body_error(b'{"a": 1}', "text/plain") == (415, "unsupported_media_type")
+    assert _body_error(b"a=1", "application/x-www-form-urlencoded") == (415, "unsupported_media_type")
+    for not_an_object in (b"[]", b"null", b"123", b'"x"', b"true"):
+        assert _body_error(not_an_object, "application/json") == (400, "body_not_an_object")
+    assert _body_error(b"{nope", "application/json") == (400, "malformed_json")
 
 
 def test_unexpected_errors_do_not_leak_their_message() -> None:

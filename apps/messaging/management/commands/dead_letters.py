@@ -52,6 +52,7 @@ class Command(BaseCommand):
         stream.add_argument("stream")
         replay_all = actions.add_parser("replay-all", help="replay every parked dead letter matching the filters")
         _filter_arguments(replay_all, with_status=False)
+        replay_all.add_argument("--all", action="store_true", help="replay every parked dead letter (no filter)")
         skip = actions.add_parser("skip", help="skip one dead letter with a reason")
         skip.add_argument("dead_letter_id", type=int)
         skip.add_argument("--reason", required=True)
@@ -125,6 +126,10 @@ class Command(BaseCommand):
         Console(file=cast(IO[str], self.stdout), width=160).print(table)
 
     def _replay_all(self, options: dict[str, Any], actor: Any) -> None:
+        filtered = bool(self._filters(options).as_dict())
+        # A forgotten filter must not read as "everything": that takes an explicit --all.
+        if filtered == options["all"]:
+            raise CommandError("replay-all needs either filters (--group, --stream, ...) or --all, not both")
         columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=Console(file=cast(IO[str], self.stderr))) as progress:
             task = progress.add_task("replay", total=None)
