@@ -39,13 +39,12 @@ def events_fetch(query: str, params: Sequence[Any], *, using: str) -> list[Recor
         return rows_to_events(cursor.fetchall(), connection.vendor)
 
 
-def recorded_at_decode(value: Any) -> dt.datetime:
+def recorded_at_decode(value: str | dt.datetime) -> dt.datetime:
     """A ``recorded_at`` as a plain column read gives it (SQLite: text, maybe naive) as an aware datetime."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value
+    recorded_at = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if recorded_at.tzinfo is None:
+        recorded_at = recorded_at.replace(tzinfo=dt.UTC)
+    return recorded_at
 
 
 def rows_to_events(rows: Sequence[tuple[Any, ...]], vendor: str) -> list[RecordedEvent]:
