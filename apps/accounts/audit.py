@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -23,11 +22,7 @@ from django.utils import timezone
 
 from apps.accounts.models import AuditLog, AuditOutcome
 from apps.accounts.services import Actor, actor_label
-
-# PostgreSQL text and jsonb hold no NUL, and UTF-8 cannot encode a lone surrogate; the
-# other control characters (tab and line breaks aside) would reach the admin and the
-# console as invisible text that reads differently from what was stored.
-_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+from apps.api.fields import TEXT_FORBIDDEN
 
 
 class AuditEntryInvalid(ValidationError):
@@ -39,7 +34,8 @@ class AuditEntryInvalid(ValidationError):
 
 
 def _text_problem(text: str, *, max_length: int | None) -> str | None:
-    match = _UNWRITABLE.search(text)
+    # The API's rule for free text: what PostgreSQL and UTF-8 cannot hold, and invisible control characters.
+    match = TEXT_FORBIDDEN.search(text)
     if match is not None:
         char = match.group()
         if char == "\x00":
@@ -92,7 +88,7 @@ def audit_values_check(*, actor_name: str, action: str, target: str, parameters:
 
 def audit_text_escape(text: str, *, max_length: int | None = None) -> str:
     """``text`` with what a row cannot hold written as ``\\uXXXX``, cut to ``max_length``."""
-    text = _UNWRITABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    text = TEXT_FORBIDDEN.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
     if max_length is not None and len(text) > max_length:
         text = text[: max_length - 1] + "…"
     return text

@@ -21,8 +21,8 @@ from django.db.models import Model
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-_CONTROL_OR_SURROGATE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-_CONTROL_BUT_WHITESPACE_OR_SURROGATE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+LINE_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+TEXT_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # What the OpenAPI document promises, so clients and fuzzers know the rule; JSON Schema
 # patterns cannot name a lone surrogate, which UTF-8 on the wire cannot carry anyway.
 LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -49,26 +49,16 @@ def _refuse(value: str, forbidden: re.Pattern[str]) -> str:
 
 def line_check(value: str) -> str:
     """``value`` unchanged, or a validation error when it holds a control character or a lone surrogate."""
-    return _refuse(value, _CONTROL_OR_SURROGATE)
+    return _refuse(value, LINE_FORBIDDEN)
 
 
 def text_check(value: str) -> str:
     """Like :func:`line_check`, but tabs and line breaks are allowed."""
-    return _refuse(value, _CONTROL_BUT_WHITESPACE_OR_SURROGATE)
+    return _refuse(value, TEXT_FORBIDDEN)
 
 
 Line = Annotated[str, AfterValidator(line_check), Field(json_schema_extra={"pattern": LINE_PATTERN})]
 Text = Annotated[str, AfterValidator(text_check), Field(json_schema_extra={"pattern": TEXT_PATTERN})]
-
-
-def printable(value: str, *, max_length: int) -> str:
-    """``value`` with control characters and lone surrogates escaped (``\\x00``), cut to ``max_length``.
-
-    For what the server records of a client's raw input (a refused request's path in the
-    audit log), where refusing is not an option and the column has a limit.
-    """
-    escaped = _CONTROL_OR_SURROGATE.sub(lambda found: f"\\x{ord(found.group()):02x}", value)
-    return escaped if len(escaped) <= max_length else escaped[: max_length - 1] + "…"
 
 
 # PostgreSQL's bigint: a larger integer in a query parameter is a 422, not a database error.
