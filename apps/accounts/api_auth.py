@@ -16,7 +16,7 @@ from ninja.errors import AuthorizationError
 from ninja.security import HttpBearer
 from ninja.utils import check_csrf
 
-from apps.accounts.audit import audit_log_record
+from apps.accounts.operator_actions import operator_request_refusal_record
 from apps.accounts.roles import OPERATOR_GROUP, VIEWER_GROUP, user_is_operator, user_is_viewer
 from apps.accounts.services import api_token_authenticate
 
@@ -64,15 +64,11 @@ class RoleAuth(HttpBearer):
         if allowed:
             return
         if role == OPERATOR_GROUP:
-            audit_log_record(
+            operator_request_refusal_record(
                 actor=user if isinstance(user, User) else str(user),
                 action="api.request",
-                # The path is the client's own: any length, any characters. audit_log_record
-                # escapes and cuts it, so the refusal is recorded whatever was sent.
-                target=request.path,
-                parameters={"method": request.method or ""},
-                outcome="refused",
-                detail="operator role required",
+                method=request.method or "",
+                path=request.path,
             )
         raise AuthorizationError(message=f"the {role} role is required for {request.method} {request.path}")
 

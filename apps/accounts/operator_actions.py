@@ -26,7 +26,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.audit import audit_entry_write, audit_text_escape, audit_values_check
+from apps.accounts.audit import audit_entry_write, audit_log_record, audit_text_escape, audit_values_check
 from apps.accounts.models import AuditLog, AuditOutcome
 from apps.accounts.roles import user_is_operator
 from apps.accounts.services import Actor, actor_label
@@ -117,3 +117,20 @@ def operator_action(
             logger.exception("could not write the outcome of %s %s (%s)", action, target, entry.correlation_id)
         raise
     _entry_finish(entry, handle)
+
+
+def operator_request_refusal_record(*, actor: Actor, action: str, method: str, path: str) -> None:
+    """Record that a gate (the API's, the console's) refused a non-operator's request to act.
+
+    The gate refuses before any service runs, so the refusal is written here instead of by
+    :func:`operator_action`. The path is the client's own (any length, any characters):
+    it is escaped and cut, so the refusal is recorded whatever was sent.
+    """
+    audit_log_record(
+        actor=actor,
+        action=action,
+        target=path,
+        parameters={"method": method},
+        outcome=AuditOutcome.REFUSED,
+        detail="operator role required",
+    )

@@ -40,6 +40,8 @@ def json_object_body(request: HttpRequest) -> dict[str, Any] | None:
         data = json.loads(request.body)
     except ValueError as exc:
         raise ApiError(400, "malformed_json", f"request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "request body is nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise ApiError(400, "body_not_an_object", f"request body must be a JSON object, not {type(data).__name__}")
     return data

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 
+from apps.accounts.operator_actions import operator_request_refusal_record
 from apps.accounts.roles import user_is_operator, user_is_viewer
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
@@ -51,6 +52,9 @@ def operator_required(view: View) -> View:
         if not request.user.is_authenticated:
             return _to_login(request)
         if not user_is_operator(request.user):
+            operator_request_refusal_record(
+                actor=request.user, action="console.request", method=request.method or "", path=request.path
+            )
             raise PermissionDenied("this action needs the operator role")
         return view(request, *args, **kwargs)
 

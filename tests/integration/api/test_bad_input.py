@@ -38,7 +38,15 @@ def nothing_appended(db: None) -> Iterator[None]:
 @pytest.mark.usefixtures("nothing_appended")
 @pytest.mark.parametrize(
     "body",
-    ['{"customer_id": "c", ', "{'single': 'quotes'}", "not json at all", b"\xff\xfe\x00"],
+    [
+        '{"customer_id": "c", ',
+        "{'single': 'quotes'}",
+        "not json at all",
+        b"\xff\xfe\x00",
+        "[" * 200_000 + "]" * 200_000,
+        '{"customer_id": ' + "[" * 200_000 + "]" * 200_000 + "}",
+    ],
+    ids=["cut short", "single quotes", "not json", "not utf-8", "nested 200,000 deep", "nested in an object"],
 )
 def test_malformed_json_is_400(operator_client: Client, body: str | bytes) -> None:
     assert_error(post_json(operator_client, "/api/orders", body), 400, "malformed_json")

@@ -62,10 +62,16 @@ def test_operator_is_offered_a_rebuild_button(operator_client: Client) -> None:
     assert 'data-action="rebuild"' in html
 
 
-def test_viewer_cannot_rebuild_even_by_posting_directly(viewer_client: Client) -> None:
+def test_viewer_cannot_rebuild_even_by_posting_directly_and_the_refusal_is_audited(viewer_client: Client) -> None:
     response = viewer_client.post("/consumers/projections/order_summary/rebuild")
     assert response.status_code == 403
-    assert not AuditLog.objects.filter(action="projection.rebuild", outcome="ok").exists()
+    assert not AuditLog.objects.filter(action="projection.rebuild").exists()
+    refusal = AuditLog.objects.get(action="console.request")
+    assert (refusal.outcome, refusal.target, refusal.parameters) == (
+        "refused",
+        "/consumers/projections/order_summary/rebuild",
+        {"method": "POST"},
+    )
 
 
 def test_operator_rebuild_request_is_queued_and_audited(operator_client: Client) -> None:
