@@ -268,7 +268,7 @@ def dead_letters_replay_matching(request: HttpRequest, body: ReplayFilterIn) -> 
     filters = DeadLetterFilter(
         group_id=body.group, stream_id=body.stream, event_type=body.event_type, error_class=body.error_class
     )
-    summary = dead_letter_replay_matching(filters=filters, actor=request.user)
+    summary = dead_letter_replay_matching(filters=filters, everything=body.all, actor=request.user)
     return ReplaySummaryOut(replayed=summary.replayed, failed=summary.failed, still_parked=summary.still_parked)
 
 

@@ -218,14 +218,22 @@ def _replay_matching(
 
 
 def dead_letter_replay_matching(
-    *, filters: DeadLetterFilter, actor: Actor, progress: Callable[[int, int], None] | None = None
+    *,
+    filters: DeadLetterFilter,
+    everything: bool = False,
+    actor: Actor,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ReplaySummary:
     """Replay every parked dead letter matching ``filters`` (each stream's head, in global order).
 
-    The events parked behind each head follow it and count as replayed even when they
-    do not match the filter themselves; ``still_parked`` counts what matches and waits.
+    An empty filter is refused (ValidationError, nothing replayed) unless ``everything``
+    says so: a forgotten or malformed filter must never read as "all". The events parked
+    behind each head follow it and count as replayed even when they do not match the
+    filter themselves; ``still_parked`` counts what matches and waits.
     ``progress(done, total)`` is called after each head.
     """
+    if bool(filters.as_dict()) == everything:
+        raise ValidationError("replay needs either a filter or everything=True, not both and not neither")
     with operator_action(
         actor=actor,
         action="dead_letter.replay_matching",

@@ -243,3 +243,22 @@ def test_a_successful_replay_is_audited_with_who_what_and_outcome(consumer: List
     assert (entry.actor, entry.user, entry.target, entry.outcome) == ("opal", operator, f"dead_letter:{head.pk}", "ok")
     assert "released 1 parked behind it" in entry.detail
     assert entry.created_at is not None
+
+
+def test_an_empty_filter_replays_nothing_unless_everything_is_asked_for(consumer: ListConsumer, operator: User) -> None:
+    events = order_stream(confirmations=0)
+    consumer.failing.add(events[0].position)
+    host_deliver(consumer, events)
+    consumer.failing.clear()
+
+    with pytest.raises(ValidationError):
+        dead_letter_replay_matching(filters=DeadLetterFilter(), actor=operator)
+    with pytest.raises(ValidationError):
+        dead_letter_replay_matching(filters=DeadLetterFilter(group_id=GROUP), everything=True, actor=operator)
+    assert dead_letter_of(events[0]).status == DeadLetterStatus.PARKED
+    assert consumer.applied == []
+
+    summary = dead_letter_replay_matching(filters=DeadLetterFilter(), everything=True, actor=operator)
+
+    assert summary.replayed == 1
+    assert dead_letter_of(events[0]).status != DeadLetterStatus.PARKED

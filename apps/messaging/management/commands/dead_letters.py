@@ -137,7 +137,9 @@ class Command(BaseCommand):
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            summary = dead_letter_replay_matching(filters=self._filters(options), actor=actor, progress=advance)
+            summary = dead_letter_replay_matching(
+                filters=self._filters(options), everything=options["all"], actor=actor, progress=advance
+            )
         self._summary(summary)
 
     def _summary(self, summary: ReplaySummary) -> None:
