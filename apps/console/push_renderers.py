@@ -145,7 +145,7 @@ def read_model_changed_render(message: PushMessage, viewer: PushViewer) -> str:
     def render() -> str:
         return render_to_string("console/overview.html#read-models", {**read_models_context(), "oob": True})
 
-    return _memo.get(("read_model.changed", changed["projection"], changed["position"]), render)
+    return _memo.get(("read_model.changed", changed["source"], changed["changed_at"]), render)
 
 
 PUSH_RENDERERS: dict[str, Callable[[PushMessage, PushViewer], str]] = {

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +83,10 @@ class RebuildProgressMessage(TypedDict):
 
 class ReadModelChangedMessage(TypedDict):
     type: Literal["read_model.changed"]
-    projection: str
-    # The highest position the batch applied: two pushes of the same state share it.
-    position: int
+    # What moved: a projection's name, or "dead_letters".
+    source: str
+    # When it moved (time.time()); every socket that gets this message renders the same state.
+    changed_at: float
 
 
 PushMessage = LiveEventsMessage | LagSampledMessage | RebuildProgressMessage | ReadModelChangedMessage
@@ -184,3 +186,22 @@ class PushCoalescer:
 def push_newest(_older: PushMessage, newer: PushMessage) -> PushMessage:
     """The ``merge`` of a coalescer whose messages each carry the whole state."""
     return newer
+
+
+READ_MODEL_PUSH_INTERVAL = 0.5
+# One key for every source: the pushed tiles are read whole, whichever model moved.
+_read_model_pushes = PushCoalescer(interval=READ_MODEL_PUSH_INTERVAL, merge=push_newest)
+
+
+def read_model_changed_on_commit(*, source: str, using: str = "default") -> None:
+    """Tell the browsers, once the current transaction commits, that ``source``'s rows changed.
+
+    Called by every writer of what the overview's read-model tiles show (a projection
+    batch, a dead letter parked, replayed or skipped); coalesced to a few pushes a second.
+    """
+
+    def offer() -> None:
+        message = ReadModelChangedMessage(type="read_model.changed", source=source, changed_at=time.time())
+        _read_model_pushes.offer(key=READ_MODEL_GROUP, group=READ_MODEL_GROUP, message=message)
+
+    transaction.on_commit(offer, using=using)

@@ -17,7 +17,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.push import READ_MODEL_GROUP, PushCoalescer, ReadModelChangedMessage, push_newest
+from apps.messaging.push import read_model_changed_on_commit
 from apps.messaging.registry import ConsumerSpec, consumer_register
 from apps.projections.models import ProjectionCheckpoint
 from apps.projections.projector import ApplyOutcome, ApplyTarget, Projector, projection_events_apply
@@ -26,9 +26,6 @@ from apps.projections.projectors import PROJECTORS
 # First key of the two-integer advisory lock. The two-integer form (objsubid 2 in
 # pg_locks) keeps these locks apart from the event store's position reservations.
 _LOCK_NAMESPACE = 0x50524F4A  # "PROJ"
-READ_MODEL_PUSH_INTERVAL = 0.5
-# One key for every projection: the pushed tiles are read whole, whichever model moved.
-_read_model_pushes = PushCoalescer(interval=READ_MODEL_PUSH_INTERVAL, merge=push_newest)
 
 
 def consumer_group_for(name: str) -> str:
@@ -75,11 +72,7 @@ def projection_batch_handle(*, name: str, events: Sequence[RecordedEvent], using
                 applied_count=checkpoint.applied_count + outcome.applied,
                 updated_at=timezone.now(),
             )
-            message = ReadModelChangedMessage(type="read_model.changed", projection=name, position=outcome.max_position)
-            transaction.on_commit(
-                lambda: _read_model_pushes.offer(key=READ_MODEL_GROUP, group=READ_MODEL_GROUP, message=message),
-                using=using,
-            )
+            read_model_changed_on_commit(source=name, using=using)
     return outcome
 
 

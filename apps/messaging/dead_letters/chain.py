@@ -22,11 +22,15 @@ from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
 from apps.messaging.dead_letters.fault_injection import failure_rules_wrap
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 from apps.messaging.dead_letters.stored import event_at
+from apps.messaging.push import read_model_changed_on_commit
 from apps.messaging.registry import consumer_spec
 
 SYSTEM_ACTOR = "system"
 PARKED = DeadLetterStatus.PARKED
 _parked_cache: dict[str, tuple[float, frozenset[str]]] = {}
+
+# The overview counts dead letters: every change to one is a read-model change to push.
+DEAD_LETTERS_SOURCE = "dead_letters"
 
 
 def chain_lock(*, group_id: str, stream_id: str) -> None:
@@ -122,6 +126,7 @@ def resolve(dead_letter: DeadLetter, *, status: str, resolved_by: str, reason: s
     if reason:
         dead_letter.skip_reason = reason
     dead_letter.save()
+    read_model_changed_on_commit(source=DEAD_LETTERS_SOURCE)
 
 
 @dataclass(frozen=True)

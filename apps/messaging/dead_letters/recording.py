@@ -10,6 +10,7 @@ import apps.messaging.dead_letters.chain as chain
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
+from apps.messaging.push import read_model_changed_on_commit
 
 
 def _existing(*, group_id: str, topic: str, partition: int, offset: int, position: int | None) -> DeadLetter | None:
@@ -76,6 +77,7 @@ def dead_letter_record(
                 raise
             return found
         dlq_produce_on_commit(dead_letter.pk)
+        read_model_changed_on_commit(source=chain.DEAD_LETTERS_SOURCE)
     if event is not None:
         chain.parked_streams_add(group_id, event.stream_id)
     return dead_letter
@@ -116,6 +118,7 @@ def dead_letter_park_behind(
             status=DeadLetterStatus.PARKED,
             blocked_by_id=head_id,
         )
+        read_model_changed_on_commit(source=chain.DEAD_LETTERS_SOURCE)
         if free:
             chain.parked_apply(dead_letter, resolved_by=chain.SYSTEM_ACTOR)
     if free:

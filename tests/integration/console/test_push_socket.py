@@ -18,11 +18,13 @@ from django.contrib.auth.models import User
 from apps.console.consumers import PushConsumer
 from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.events import correlation_event_list
-from apps.messaging.push import LIVE_EVENTS_GROUP, READ_MODEL_GROUP
+from apps.messaging.dead_letters import dead_letter_skip
+from apps.messaging.dead_letters.models import DeadLetter
+from apps.messaging.push import LIVE_EVENTS_GROUP, READ_MODEL_GROUP, READ_MODEL_PUSH_INTERVAL
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.orders.handlers import CommandContext
-from apps.projections.live import READ_MODEL_PUSH_INTERVAL, projection_batch_handle
+from apps.projections.live import projection_batch_handle
 from tests.integration.console.conftest import (
     HostileOrder,
     push_group_members,
@@ -124,6 +126,29 @@ async def test_a_projection_batch_that_commits_pushes_the_read_model_tiles(hosti
     figure = html[html.index('<div id="orders-by-status-figure"') :]
     assert figure.startswith('<div id="orders-by-status-figure" class="figure-data" data-figure="{')
     assert 'hx-swap-oob="true"' in figure and "cancelled" in figure
+    await communicator.disconnect()
+
+
+async def test_skipping_a_dead_letter_pushes_the_tiles_with_the_new_count() -> None:
+    operator = await sync_to_async(user_with_role)("olga", "operator")
+    parked = await sync_to_async(DeadLetter.objects.create)(
+        group_id="projection.order_summary",
+        position=1,
+        stream_id="order-skipped",
+        event_type="OrderPlaced",
+        topic="order-events",
+        partition=0,
+        offset=0,
+        error_class="builtins.RuntimeError",
+    )
+    communicator, connected = await socket_connect(push_socket_url(READ_MODEL_GROUP), await _viewer())
+    assert connected
+
+    await sync_to_async(dead_letter_skip)(dead_letter_id=parked.pk, reason="known bad", actor=operator)
+
+    html = await communicator.receive_from(timeout=5)
+    tile = html[html.index("Dead letters waiting") :]
+    assert '<div class="tile-value">0</div>' in tile.split("</div></div>")[0] + "</div></div>"
     await communicator.disconnect()
 
 
