@@ -15,6 +15,7 @@ from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -22,6 +23,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from apps.api.fields import LINE_FORBIDDEN
 from apps.eventstore.errors import EventStoreError
 from apps.eventstore.models import EventStream, StoredEvent
 from apps.eventstore.schemas import event_upcast, schema_catalogue
@@ -66,6 +68,9 @@ class _TextInputFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = (self.value() or "").strip()
+        if LINE_FORBIDDEN.search(value):
+            # PostgreSQL cannot compare text holding a NUL: the admin's own "bad filter" answer instead of a 500.
+            raise IncorrectLookupParameters(f"{self.title}: control characters are not allowed")
         return queryset.filter(**{self.field_name: value}) if value else queryset
 
     def get_facet_counts(self, pk_attname: str, filtered_qs: QuerySet[Any]) -> dict[str, Any]:

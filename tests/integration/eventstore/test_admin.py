@@ -209,3 +209,13 @@ def test_a_filtered_list_counts_no_further_than_the_cap(
     response = admin_client_for.get(reverse(CHANGELIST), {"event_type": "OrderPlaced"})
     assert len(_positions(event_type="OrderPlaced")) == 2
     assert response.context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize("parameter", ["stream_id", "correlation_id"])
+def test_a_filter_value_holding_a_nul_is_refused_as_a_bad_filter_not_a_500(
+    admin_client_for: Client, two_orders: dict[str, str], parameter: str
+) -> None:
+    response = admin_client_for.get(f"{reverse(CHANGELIST)}?{parameter}=a%00b")
+    # The admin's answer to lookup parameters it cannot use: back to the list, flagged ?e=1.
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
