@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass, field
-from types import ModuleType
 
-from django.apps import apps
-
+from apps.messaging.dead_letters.selectors import dead_letter_status_counts
 from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age
 from apps.messaging.lag import PartitionLag, consumer_group_status_list, consumer_lag_series
 
@@ -26,15 +23,6 @@ class ConsumerGroupRow:
     # Worker threads consuming for this group whose heartbeat has not expired.
     members: int = 0
     last_poll_age: float | None = None
-
-
-def _module(name: str) -> ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            return None
-        raise
 
 
 def consumer_group_list() -> list[ConsumerGroupRow]:
@@ -67,9 +55,6 @@ def lag_series(*, minutes: int = 60) -> list[tuple[dt.datetime, str, int]]:
     return [(point.sampled_at, point.group_id, point.lag) for point in consumer_lag_series(minutes)]
 
 
-def dead_letters_waiting() -> int | None:
-    """Dead letters parked and waiting for an operator; None without the dead-letter app."""
-    selectors = _module("apps.messaging.dead_letters.selectors")
-    if selectors is None or not apps.is_installed("apps.messaging"):
-        return None
-    return int(selectors.dead_letter_status_counts().get("parked", 0))
+def dead_letters_waiting() -> int:
+    """Dead letters parked and waiting for an operator."""
+    return int(dead_letter_status_counts().get("parked", 0))
