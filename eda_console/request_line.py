@@ -15,11 +15,13 @@ from typing import Any
 
 from twisted.web import http
 
+from apps.api.errors import error_body
+
 LINE_LIMIT = http.HTTPChannel.MAX_LENGTH
 
 
 def _close_with(channel: http.HTTPChannel, status: bytes, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "field": None}}).encode()
+    body = json.dumps(error_body(code, message)).encode()
     head = (
         b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\n"
         b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
