@@ -20,7 +20,9 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eda_bench")
+from eda_console.env import env_str
+
+BENCH_DATABASE_URL = env_str("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eda_bench")
 
 stderr = Console(stderr=True)
 

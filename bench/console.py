@@ -29,10 +29,11 @@ from bench.common import (
     phase,
     stderr,
 )
+from eda_console.env import env_int
 
 DATABASE = "eda_bench_console"
-EVENTS = int(os.environ.get("BENCH_CONSOLE_EVENTS", "1000000"))
-REQUESTS = int(os.environ.get("BENCH_CONSOLE_REQUESTS", "60"))
+EVENTS = env_int("BENCH_CONSOLE_EVENTS", 1000000)
+REQUESTS = env_int("BENCH_CONSOLE_REQUESTS", 60)
 EVENTS_PER_ORDER = 20
 LONG_STREAM = 10_000
 WARMUP = 5

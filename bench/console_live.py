@@ -28,9 +28,10 @@ from typing import Any
 
 from bench.common import Figure, fail, figure_print, phase, stderr
 from eda_console.embedded import free_port, port_wait, process_stop, tansu_start
+from eda_console.env import env_float
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-SECONDS = float(os.environ.get("BENCH_LIVE_SECONDS", "15"))
+SECONDS = env_float("BENCH_LIVE_SECONDS", 15)
 PASSWORD = "bench-password-1"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -15,7 +15,6 @@ is reported and makes the exit code 1.
 
 from __future__ import annotations
 
-import os
 import sys
 import traceback
 import uuid
@@ -41,10 +40,11 @@ from bench.copy_reference import COPY_TABLE_DDL, copy_step
 from bench.log_read import figure_global_log_read
 from bench.reference import EsOrders, es_application, es_order_workload
 from bench.writers import ORDER_COMMANDS, WriterPool
+from eda_console.env import env_float, env_int
 
-SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
-READ_EVENTS = int(os.environ.get("BENCH_READ_EVENTS", "300000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
+SECONDS = env_float("BENCH_SECONDS", 4)
+READ_EVENTS = env_int("BENCH_READ_EVENTS", 300000)
+ROUNDS = env_int("BENCH_ROUNDS", 8)
 WRITERS = 4
 WARMUP = 20
 

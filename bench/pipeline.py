@@ -37,14 +37,15 @@ from pathlib import Path
 
 from bench.common import Figure, database_recreate, database_url, figure_print, machine_note, phase, stderr
 from eda_console.embedded import free_port, process_stop, tansu_start
+from eda_console.env import env_float, env_int
 
 DATABASE = "eda_bench_pipeline"
 REBUILD_DATABASE = "eda_bench_pipeline_rebuild"
-EVENTS = int(os.environ.get("BENCH_PIPELINE_EVENTS", "60000"))
-ROUNDS = int(os.environ.get("BENCH_PIPELINE_ROUNDS", "6"))
-E2E_SECONDS = float(os.environ.get("BENCH_E2E_SECONDS", "60"))
-E2E_RATE = float(os.environ.get("BENCH_E2E_RATE", "200"))
-REBUILD_EVENTS = int(os.environ.get("BENCH_REBUILD_EVENTS", "1000000"))
+EVENTS = env_int("BENCH_PIPELINE_EVENTS", 60000)
+ROUNDS = env_int("BENCH_PIPELINE_ROUNDS", 6)
+E2E_SECONDS = env_float("BENCH_E2E_SECONDS", 60)
+E2E_RATE = env_float("BENCH_E2E_RATE", 200)
+REBUILD_EVENTS = env_int("BENCH_REBUILD_EVENTS", 1000000)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ONLY = {name.strip() for name in os.environ.get("BENCH_PIPELINE_ONLY", "").split(",") if name.strip()}
 
