@@ -21,13 +21,11 @@ from apps.messaging.push import READ_MODEL_GROUP
 RATE_WINDOW_SECONDS = 300
 
 
-def _tiles() -> dict[str, Any]:
-    recent = [count for _, count in event_rate_series(seconds=11)[:-1]]
+def _status() -> dict[str, Any]:
+    """Lag per group and health: what the status panel shows, and the tiles sum up."""
     groups = pipeline.consumer_group_list()
     health = health_check_list()
     return {
-        "totals": store_totals(),
-        "rate_now": sum(recent) / len(recent) if recent else 0.0,
         "groups": groups,
         "total_lag": sum(group.total_lag or 0 for group in groups),
         "lag_available": any(group.sampled_at for group in groups),
@@ -36,6 +34,15 @@ def _tiles() -> dict[str, Any]:
         "health_failing": [check.name for check in health if check.ok is False],
         # The polled parts refresh as often as the health they show is measured.
         "refresh_seconds": int(HEALTH_CHECK_INTERVAL_SECONDS),
+    }
+
+
+def _tiles() -> dict[str, Any]:
+    recent = [count for _, count in event_rate_series(seconds=11)[:-1]]
+    return {
+        "totals": store_totals(),
+        "rate_now": sum(recent) / len(recent) if recent else 0.0,
+        **_status(),
     }
 
 
@@ -74,7 +81,7 @@ def overview_tiles(request: HttpRequest) -> HttpResponse:
 @require_GET
 @viewer_required
 def overview_status(request: HttpRequest) -> HttpResponse:
-    context = page_context(request, section="overview", **_tiles())
+    context = page_context(request, section="overview", **_status())
     return render(request, "console/overview.html#status", context)
 
 
