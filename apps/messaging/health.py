@@ -19,7 +19,7 @@ from apps.messaging.heartbeat import (
     beat_heartbeat_get,
     consumer_heartbeat_list,
     heartbeat_age,
-    relay_heartbeat_get,
+    relay_heartbeat_list,
 )
 from apps.messaging.registry import consumer_specs
 
@@ -45,26 +45,36 @@ def _member_host(member: str) -> str:
 
 
 def relay_health(*, name: str = "default", max_age: float | None = None, host: str | None = None) -> Health:
-    """Healthy when relay ``name`` (on ``host``, any host when None) beat within ``max_age`` seconds while running.
+    """Healthy when a relay process of ``name`` (on ``host``; any when None) beat within ``max_age`` s while running.
 
     ``max_age`` defaults to ``HEARTBEAT_TTL_SECONDS``. The relay beats between batches and
-    while it waits for appends; it stops beating while it cannot reach the broker.
+    while it waits for appends; it stops beating while it cannot reach the broker. A
+    standby (waiting for the lease another relay holds) is healthy: it is doing its work,
+    which is to be ready; whether some relay is active is the overview's to say.
     """
     limit = settings.HEARTBEAT_TTL_SECONDS if max_age is None else max_age
     try:
-        beat = relay_heartbeat_get(name=name)
+        beats = relay_heartbeat_list(name=name)
     except redis.RedisError as exc:
         return Health(False, f"Redis unreachable: {exc}")
-    if beat is None:
+    if not beats:
         return Health(False, f"relay {name}: no heartbeat within {settings.HEARTBEAT_TTL_SECONDS}s")
-    if host is not None and _member_host(beat["member"]) != host:
-        return Health(False, f"relay {name}: its heartbeat comes from {beat['member']}, not from {host}")
+    mine = [beat for beat in beats if host is None or _member_host(beat["member"]) == host]
+    if not mine:
+        members = ", ".join(beat["member"] for beat in beats)
+        return Health(False, f"relay {name}: its heartbeat comes from {members}, not from {host}")
+    # The process beside this check: a running one first, the active before a standby, the freshest.
+    beat = min(mine, key=lambda b: (b["status"] != "running", b["role"] != "active", heartbeat_age(b)))
     age = heartbeat_age(beat)
     if beat["status"] != "running":
         return Health(False, f"relay {name}: {beat['status']} ({beat['member']})")
     if age > limit:
         return Health(False, f"relay {name}: last heartbeat {age:.0f}s ago (limit {limit:.0f}s)")
-    return Health(True, f"relay {name}: running at position {beat['position']} of {beat['head_position']}")
+    if beat["role"] != "active":
+        active = next((b["member"] for b in beats if b["role"] == "active" and b["status"] == "running"), "none seen")
+        return Health(True, f"relay {name}: standing by ({beat['member']}); active: {active}")
+    where = f"{beat['position']} of {beat['head_position']}"
+    return Health(True, f"relay {name}: running at position {where} (active, {beat['member']})")
 
 
 def worker_health(*, max_age: float | None = None, host: str | None = None) -> Health:

@@ -1,8 +1,8 @@
 """Liveness of the pipeline's processes, kept in Redis with a time to live.
 
-Each consumer thread of a worker and each relay writes its own key every few hundred
-milliseconds; a key that expired means the process stopped beating. The console reads
-them with :func:`consumer_heartbeat_list` and :func:`relay_heartbeat_get`.
+Each consumer thread of a worker and each relay process writes its own key every few
+hundred milliseconds; a key that expired means the process stopped beating. The console
+reads them with :func:`consumer_heartbeat_list` and :func:`relay_heartbeat_list`.
 
 Celery beat has no loop of ours to beat from: each time it publishes a scheduled task,
 :func:`beat_heartbeat_on_publish` (an ``after_task_publish`` receiver) records it.
@@ -49,9 +49,10 @@ class ConsumerHeartbeat(TypedDict):
 
 
 class RelayHeartbeat(TypedDict):
-    name: str
-    member: str
-    status: str
+    name: str  # the relay's checkpoint name; one lease per name
+    member: str  # host:pid of the relay process
+    status: str  # starting, running, stopped
+    role: str  # active (holds the lease, publishes) or standby
     started_at: float
     updated_at: float
     position: int  # last position Kafka acknowledged
@@ -90,8 +91,8 @@ def consumer_heartbeat_record(heartbeat: ConsumerHeartbeat) -> None:
 
 
 def relay_heartbeat_record(heartbeat: RelayHeartbeat) -> None:
-    """Write (or refresh) the heartbeat of one relay."""
-    _write(f"{_RELAY_PREFIX}{heartbeat['name']}", dict(heartbeat))
+    """Write (or refresh) the heartbeat of one relay process (active or standby)."""
+    _write(f"{_RELAY_PREFIX}{heartbeat['name']}:{heartbeat['member']}", dict(heartbeat))
 
 
 def consumer_heartbeat_list(*, group_id: str | None = None) -> list[ConsumerHeartbeat]:
@@ -104,10 +105,24 @@ def consumer_heartbeat_list(*, group_id: str | None = None) -> list[ConsumerHear
     return sorted(beats, key=lambda beat: (beat["group_id"], beat["member"]))
 
 
+def relay_heartbeat_list(*, name: str = "default") -> list[RelayHeartbeat]:
+    """Every relay process of ``name`` that beat within the TTL, the most recent beat first."""
+    client = _client()
+    keys = sorted(client.scan_iter(match=f"{_RELAY_PREFIX}{name}:*", count=500))
+    values = client.mget(keys) if keys else []
+    beats = [cast(RelayHeartbeat, orjson.loads(value)) for value in values if value]
+    return sorted(beats, key=lambda beat: beat["updated_at"], reverse=True)
+
+
 def relay_heartbeat_get(*, name: str = "default") -> RelayHeartbeat | None:
-    """The relay's last heartbeat, or None when it has not beaten within the TTL."""
-    value = _client().get(f"{_RELAY_PREFIX}{name}")
-    return cast(RelayHeartbeat, orjson.loads(value)) if value else None
+    """The heartbeat of relay ``name``'s active process, else its most recent one; None when none beat within the TTL.
+
+    A killed active relay's beat outlives it until the TTL: the most recent active beat wins.
+    """
+    beats = relay_heartbeat_list(name=name)
+    active = [beat for beat in beats if beat["role"] == "active" and beat["status"] == "running"]
+    found = active or beats
+    return found[0] if found else None
 
 
 def beat_heartbeat_record(*, task: str) -> None:

@@ -15,6 +15,7 @@ The test process talks to the same database through Django's ``default`` alias:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -147,14 +148,20 @@ class PipelineStack:
     def bootstrap(self) -> str:
         return self.broker.bootstrap
 
-    def start(self, name: str, *, env: Mapping[str, str] | None = None) -> ManagedProcess:
-        """Start process ``name`` of the process table (``worker``, ``relay``, ``beat``, ``web``)."""
-        running = self.processes.get(name)
+    def start(self, name: str, *, env: Mapping[str, str] | None = None, as_name: str | None = None) -> ManagedProcess:
+        """Start process ``name`` of the process table (``worker``, ``relay``, ``beat``, ``web``).
+
+        ``as_name`` starts another copy of it under that name (``relay-b`` beside ``relay``),
+        which :meth:`kill`, :meth:`stop` and :meth:`pid` then take.
+        """
+        key = as_name or name
+        running = self.processes.get(key)
         if running is not None and running.poll() is None:
-            raise RuntimeError(f"{name} is already running (pid {running.popen.pid})")
-        self.printer.line("stack", f"starting {name}")
-        process = process_start(self.specs[name], env={**self.env, **(env or {})}, printer=self.printer)
-        self.processes[name] = process
+            raise RuntimeError(f"{key} is already running (pid {running.popen.pid})")
+        self.printer.line("stack", f"starting {key}")
+        spec = dataclasses.replace(self.specs[name], name=key)
+        process = process_start(spec, env={**self.env, **(env or {})}, printer=self.printer)
+        self.processes[key] = process
         return process
 
     def pid(self, name: str) -> int:

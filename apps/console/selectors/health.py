@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.eventstore.store import head_position
-from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age, relay_heartbeat_get
+from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age, relay_heartbeat_list
 from apps.messaging.registry import consumer_specs
 
 HEALTH_CHECK_INTERVAL_SECONDS = 3.0
@@ -93,18 +93,32 @@ def worker_health() -> HealthCheck:
 
 
 def relay_health() -> HealthCheck:
-    """The relay beats, and how far its acknowledged position is behind the head of the store."""
+    """The active relay, its acknowledged position against the head of the store, and the relays standing by.
+
+    A killed active relay's beat lingers until its TTL: the most recent active beat is the
+    active relay, an older one is listed as silent.
+    """
     try:
-        beat = relay_heartbeat_get()
+        beats = [beat for beat in relay_heartbeat_list() if beat["status"] == "running"]
     except Exception as exc:
         return HealthCheck("Relay", False, f"cannot read its heartbeat: {type(exc).__name__}")
     head = head_position()
-    if beat is None:
+    if not beats:
         return HealthCheck("Relay", False, f"no relay heartbeat: is run_relay running? head is {head:,}")
-    position = int(beat["position"])
+    active = [beat for beat in beats if beat["role"] == "active"]
+    standbys = ", ".join(beat["member"] for beat in beats if beat["role"] != "active") or "none"
+    if not active:
+        return HealthCheck("Relay", False, f"no active relay · standing by: {standbys} · head {head:,}")
+    leader, *silent = active
+    position = int(leader["position"])
     behind = max(head - position, 0)
-    detail = f"position {position:,} of head {head:,} ({behind:,} behind) · beat {heartbeat_age(beat):.1f} s ago"
-    return HealthCheck("Relay", beat["status"] == "running", detail)
+    detail = (
+        f"active {leader['member']} · position {position:,} of head {head:,} ({behind:,} behind)"
+        f" · beat {heartbeat_age(leader):.1f} s ago · standing by: {standbys}"
+    )
+    if silent:
+        detail += " · silent: " + ", ".join(f"{b['member']} ({heartbeat_age(b):.0f} s)" for b in silent)
+    return HealthCheck("Relay", True, detail)
 
 
 class _HealthCache:

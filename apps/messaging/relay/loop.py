@@ -1,7 +1,13 @@
-"""The relay loop: the global log after the checkpoint to Kafka; the checkpoint moves past what it acknowledged."""
+"""The relay loop: the global log after the checkpoint to Kafka; the checkpoint moves past what it acknowledged.
+
+Only the holder of the relay's lease (:mod:`apps.messaging.relay.leadership`) publishes;
+any other relay of the same name stands by, hot (producer connected), and takes over from
+the checkpoint when the lease comes free.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -17,6 +23,7 @@ from apps.eventstore.store import global_log_read, head_position
 from apps.messaging.heartbeat import RelayHeartbeat, relay_heartbeat_record
 from apps.messaging.producer import producer_create
 from apps.messaging.relay.checkpoint import relay_checkpoint_get, relay_checkpoint_save
+from apps.messaging.relay.leadership import RelayLease, relay_lease_create
 from apps.messaging.relay.publisher import SentBatch, batch_send, batch_settle
 from apps.messaging.relay.wakeup import AppendWaiter
 from apps.messaging.topics import topics_ensure
@@ -27,10 +34,21 @@ _FLUSH_TIMEOUT_SECONDS = 60.0
 _ERROR_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)
 _HEARTBEAT_SECONDS = 0.5
 _PROGRESS_LOG_SECONDS = 10.0
+# How often a standby tries the lease: the take-over time is about this plus a batch.
+_STANDBY_RETRY_SECONDS = 0.5
+
+
+class RelayNotLeader(RuntimeError):
+    """Another relay of the same name holds the lease, or this one lost it."""
 
 
 class Relay:
     """One relay loop. ``run`` returns when ``stop`` is set, after the batch in hand.
+
+    It publishes only while it holds its name's lease, confirmed before every batch;
+    without it the relay stands by and tries the lease every ``_STANDBY_RETRY_SECONDS``.
+    On taking the lease it starts from the checkpoint, so a predecessor's unrecorded
+    batch is sent again; on losing it, it drops what is in flight, unrecorded.
 
     It keeps one batch in flight while it reads the next from the store, so the
     producer's network work overlaps the database read; a batch's checkpoint is
@@ -60,6 +78,7 @@ class Relay:
             poll_interval=(poll_interval if poll_interval is not None else settings.RELAY_POLL_INTERVAL_MS / 1000),
             stop=self.stop,
         )
+        self._lease: RelayLease = relay_lease_create(name=name, using=using)
         self._inflight: deque[SentBatch] = deque()
         self._acknowledged = 0  # the checkpoint: every position up to here is in Kafka
         self._sent = 0  # the last position handed to the producer
@@ -67,6 +86,7 @@ class Relay:
             "name": name,
             "member": f"{socket.gethostname()}:{os.getpid()}",
             "status": "starting",
+            "role": "standby",
             "started_at": time.time(),
             "updated_at": 0.0,
             "position": 0,
@@ -80,15 +100,21 @@ class Relay:
         self._logged_published = 0
 
     def run(self) -> None:
-        """Publish until stopped: batches while there is a backlog, then wait for appends."""
-        self._resume()
-        logger.info("relay %s: starting at position %d", self.name, self._acknowledged)
+        """Publish until stopped, while it holds the lease: batches while there is a backlog, then wait for appends.
+
+        Without the lease it stands by until the lease comes free or ``stop`` is set.
+        """
+        logger.info("relay %s: starting (%s)", self.name, self._beat["member"])
         self._beat["status"] = "running"
         failures = 0
         try:
             while not self.stop.is_set():
                 try:
                     self._prepare()  # retried here while the broker is unreachable
+                    if not self._lead():
+                        self._heartbeat(force=False)
+                        self.stop.wait(_STANDBY_RETRY_SECONDS)
+                        continue
                     read, _ = self._step()
                     failures = 0
                 except Exception:
@@ -112,20 +138,27 @@ class Relay:
     def run_once(self) -> int:
         """Publish every event after the checkpoint as it stands now; return how many.
 
-        The producer stays open for the next call; :meth:`close` releases it.
+        The producer and the lease stay held for the next call; :meth:`close` releases
+        them. Raises :class:`RelayNotLeader` when another relay of this name holds the lease.
         """
         self._prepare()
+        if not self._lead():
+            raise RelayNotLeader(f"relay {self.name}: another relay holds the lease")
         self._resume()
         total = 0
         while True:
+            if not self._lead():
+                raise RelayNotLeader(f"relay {self.name}: lost the lease at position {self._acknowledged}")
             read, acknowledged = self._step()
             total += acknowledged
             if read == 0 and not self._inflight:
                 return total
 
     def close(self) -> None:
-        """Release the producer this relay made (``run`` does it when it returns)."""
+        """Release the producer this relay made and its lease (``run`` does it when it returns)."""
         self._waiter.close()
+        self._lease.release()
+        self._beat["role"] = "standby"
         if self._own_producer and self._producer is not None:
             self._producer.close(timeout=10)
             self._producer = None
@@ -139,6 +172,38 @@ class Relay:
         if self._producer is None:
             self._producer = producer_create(client_id=f"eda-relay-{self.name}")
         self._prepared = True
+
+    def _lead(self) -> bool:
+        """True while this relay holds the lease (confirmed now); takes the lease when it is free."""
+        if self._lease.held:
+            if self._lease.confirm():
+                return True
+            self._abdicate()
+            return False
+        if not self._lease.acquire():
+            return False
+        try:
+            # The checkpoint as the last holder left it: what it sent and did not record goes again.
+            self._resume()
+        except Exception:
+            self._lease.release()
+            raise
+        self._beat["role"] = "active"
+        logger.info("relay %s: active (%s), from position %d", self.name, self._beat["member"], self._acknowledged)
+        self._heartbeat(force=True)
+        return True
+
+    def _abdicate(self) -> None:
+        logger.warning("relay %s: lease lost (its database session is gone); standing by", self.name)
+        self._restart_from_checkpoint()
+        self._beat["role"] = "standby"
+        if self._own_producer and self._producer is not None:
+            # Records still queued must not reach Kafka once another relay may be publishing.
+            with contextlib.suppress(Exception):
+                self._producer.close(timeout=0)
+            self._producer = None
+            self._prepared = False
+        self._heartbeat(force=True)
 
     def _resume(self) -> None:
         self._inflight.clear()
@@ -206,6 +271,9 @@ class Relay:
         self._last_beat = now
         self._beat["position"] = self._acknowledged
         try:
+            if self._beat["role"] == "standby":
+                # A standby shows where it would start from.
+                self._beat["position"] = relay_checkpoint_get(name=self.name, using=self.using)
             self._beat["head_position"] = head_position(using=self.using)
         except Exception as exc:  # the database is away; the beat still says we are alive
             logger.debug("relay %s: head position unknown: %s", self.name, exc)

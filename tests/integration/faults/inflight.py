@@ -45,6 +45,7 @@ class TopicRecord:
     version: int
     event_type: str
     position: int
+    timestamp_ms: int = 0  # when the producer was handed the record (CreateTime)
 
 
 class TopicTail:
@@ -102,15 +103,20 @@ class TopicTail:
             while not self._stop.is_set():
                 polled = consumer.poll(timeout_ms=50)
                 read = [
-                    (tp.partition, record.offset, orjson.loads(record.value))
+                    (tp.partition, record.offset, record.timestamp, orjson.loads(record.value))
                     for tp, batch in polled.items()
                     for record in batch
                 ]
                 with self._lock:
-                    for partition, offset, value in read:
+                    for partition, offset, timestamp, value in read:
                         self._records.setdefault(partition, []).append(
                             TopicRecord(
-                                offset, value["stream_id"], value["version"], value["event_type"], value["position"]
+                                offset,
+                                value["stream_id"],
+                                value["version"],
+                                value["event_type"],
+                                value["position"],
+                                timestamp,
                             )
                         )
                     self._polls += 1

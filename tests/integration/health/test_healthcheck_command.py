@@ -35,11 +35,14 @@ def unhealthy(*args: str) -> str:
     return str(error.value)
 
 
-def relay_beat(*, status: str = "running", age: float = 0.0, host: str | None = None) -> None:
+def relay_beat(
+    *, status: str = "running", age: float = 0.0, host: str | None = None, role: str = "active", pid: int = 4242
+) -> None:
     beat: RelayHeartbeat = {
         "name": "default",
-        "member": f"{host or this_host()}:4242",
+        "member": f"{host or this_host()}:{pid}",
         "status": status,
+        "role": role,
         "started_at": time.time() - 100,
         "updated_at": time.time() - age,
         "position": 7,
@@ -104,6 +107,20 @@ def test_a_relay_beating_on_another_host_does_not_make_this_one_healthy() -> Non
 
     assert "comes from elsewhere:4242" in unhealthy("relay")
     assert "healthy" in healthcheck("relay", "--any-host")
+
+
+def test_a_relay_standing_by_is_healthy_and_names_the_active_relay() -> None:
+    relay_beat(role="standby", pid=4343)
+    relay_beat(host="elsewhere")
+
+    assert f"healthy: relay default: standing by ({this_host()}:4343); active: elsewhere:4242" in healthcheck("relay")
+
+
+def test_the_active_relay_beside_a_standby_on_the_same_host_is_the_one_judged() -> None:
+    relay_beat(role="standby", pid=4343)
+    relay_beat()
+
+    assert f"running at position 7 of 9 (active, {this_host()}:4242)" in healthcheck("relay")
 
 
 def test_a_worker_is_healthy_when_every_registered_group_polls_on_this_host() -> None:

@@ -1,6 +1,8 @@
 """``python manage.py healthcheck relay|worker|beat``: exit 0 when the process is alive and working.
 
 The containers' health checks in docker-compose.yml run it beside the process they judge.
+A relay standing by (another relay holds the lease and publishes) is healthy: with
+``--scale relay=2`` both containers pass, and the overview names which one is active.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from apps.messaging.health import Health, beat_health, relay_health, this_host, 
 
 class Command(BaseCommand):
     help = (
-        "Exit 0 when the relay, the worker's consumers or Celery beat on this host beat recently "
-        "(heartbeats in Redis), non-zero with the reason otherwise."
+        "Exit 0 when the relay (active or standing by), the worker's consumers or Celery beat on this host "
+        "beat recently (heartbeats in Redis), non-zero with the reason otherwise."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -1,4 +1,8 @@
-"""``python manage.py run_relay``: publish the event store to Kafka until SIGTERM or Ctrl-C."""
+"""``python manage.py run_relay``: publish the event store to Kafka until SIGTERM or Ctrl-C.
+
+Run as many as you like per ``--name``: one holds the lease and publishes, the others
+stand by and take over when it dies (see :mod:`apps.messaging.relay.leadership`).
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,23 @@ import threading
 from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.messaging.relay.loop import Relay
+from apps.messaging.relay.loop import Relay, RelayNotLeader
 
 
 class Command(BaseCommand):
-    help = "Publish stored events to Kafka in position order (at-least-once), waking on new appends."
+    help = (
+        "Publish stored events to Kafka in position order (at-least-once), waking on new appends; "
+        "stand by while another relay of the same name publishes."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--name", default="default", help="Checkpoint name (one per relay).")
         parser.add_argument("--batch-size", type=int, default=None, help="Events per batch (RELAY_BATCH_SIZE).")
-        parser.add_argument("--once", action="store_true", help="Publish the backlog, then exit.")
+        parser.add_argument(
+            "--once", action="store_true", help="Publish the backlog, then exit (refused while a relay is active)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()
@@ -31,7 +40,12 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         relay = Relay(name=options["name"], batch_size=options["batch_size"], stop=stop)
         if options["once"]:
-            count = relay.run_once()
+            try:
+                count = relay.run_once()
+            except RelayNotLeader as exc:
+                raise CommandError(str(exc)) from exc
+            finally:
+                relay.close()
             self.stdout.write(f"published {count} events")
             return
         relay.run()
