@@ -66,17 +66,27 @@ def projection_rebuild_run(
     returned as it is. Failures are recorded on the job (status failed, error) rather than
     raised, and leave the live model untouched.
     """
-    claimed = ProjectionRebuild.objects.filter(pk=job_id, status=RebuildStatus.QUEUED).update(
-        status=RebuildStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
-    )
     job = ProjectionRebuild.objects.get(pk=job_id)
-    if not claimed:
-        return job
-    projector = projector_get(job.projection)
-    run = _Run(job, projector, on_progress, batch_size)
+    # The lock is taken before the claim and let go after the end is recorded: a job that
+    # reads running (or swapping) always has its lock held, so a request never takes a live
+    # runner for an abandoned one in the moments around its start and its end.
+    with rebuild_runner_hold(name=job.projection):
+        claimed = ProjectionRebuild.objects.filter(pk=job_id, status=RebuildStatus.QUEUED).update(
+            status=RebuildStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+        job.refresh_from_db()
+        if not claimed:
+            return job
+        _claimed_run(job, on_progress=on_progress, batch_size=batch_size)
+    if on_progress is not None:
+        on_progress(job)
+    return job
+
+
+def _claimed_run(job: ProjectionRebuild, *, on_progress: ProgressCallback | None, batch_size: int) -> None:
+    run = _Run(job, projector_get(job.projection), on_progress, batch_size)
     try:
-        with rebuild_runner_hold(name=job.projection):
-            run.execute()
+        run.execute()
     except _Cancelled:
         run.discard()
         rebuild_finish(job, status=RebuildStatus.CANCELLED)
@@ -91,9 +101,6 @@ def projection_rebuild_run(
             run.analyze()
         except Exception:
             logger.exception("rebuild %s of %s: clean-up after the swap failed", job.id, job.projection)
-    if on_progress is not None:
-        on_progress(job)
-    return job
 
 
 class _Run:
