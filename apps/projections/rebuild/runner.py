@@ -11,7 +11,10 @@
    the last position read, and mark the job done. Every event at or below
    that position is in the new model and its cursors; every later one has a higher
    stream version than the cursors, so the live consumer applies it: nothing is lost or
-   applied twice.
+   applied twice. The same transaction resolves the consumer group's dead letters at or
+   below that position (``resolved_by_rebuild``): the new model holds their events.
+4. Release, in order, the events parked behind those dead letters that the rebuild did
+   not reach (the dead-letter chain's own release, outside the projection's lock).
 
 A cancel is noticed between batches; the shadow is dropped and the live model untouched.
 """
@@ -28,7 +31,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.eventstore.store import global_log_read, head_position
-from apps.projections.live import projection_checkpoint_get, projection_lock
+from apps.messaging.dead_letters import dead_letter_chains_release, dead_letter_resolve_rebuilt
+from apps.projections.live import consumer_group_for, projection_checkpoint_get, projection_lock
 from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, ProjectionStreamCursor, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projector import ApplyTarget, Projector, projection_events_apply
@@ -96,6 +100,10 @@ def _claimed_run(job: ProjectionRebuild, *, on_progress: ProgressCallback | None
         rebuild_finish(job, status=RebuildStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
     else:
         rebuild_finish(job, status=RebuildStatus.DONE)
+        try:
+            run.dead_letters_release()
+        except Exception:
+            logger.exception("rebuild %s of %s: releasing parked dead letters failed", job.id, job.projection)
         try:
             run.old_cursors_delete()
             run.analyze()
@@ -199,6 +207,13 @@ class _Run:
                 settled_position=self.position,
                 updated_at=now,
             )
+            # The dead letters of the events it now holds stop waiting exactly when it goes live.
+            dead_letter_resolve_rebuilt(
+                group_id=consumer_group_for(self.name),
+                through_position=self.position,
+                resolved_by=self.job.requested_by,
+                reason=f"rebuild {self.job.id} applied this event from the event store",
+            )
             # Done is committed with the swap: the job is done exactly when the new model is live.
             ProjectionRebuild.objects.filter(pk=self.job.pk).update(
                 status=RebuildStatus.DONE,
@@ -209,6 +224,10 @@ class _Run:
                 heartbeat_at=now,
             )
         self.swapped = True
+
+    def dead_letters_release(self) -> None:
+        """After the swap: apply, in order, the events still parked behind the dead letters it resolved."""
+        dead_letter_chains_release(group_id=consumer_group_for(self.name), resolved_by=self.job.requested_by)
 
     def analyze(self) -> None:
         """Give the planner statistics for the swapped-in tables and the new cursor generation.
