@@ -36,7 +36,9 @@ def rebuild_runner_hold(*, name: str, using: str = "default") -> Iterator[None]:
     if connection.vendor != "postgresql":
         yield
         return
-    holder = type(connection)(dict(connection.settings_dict), alias=using)
+    # Never pooled: a pooled close keeps the session, and with it the lock, alive.
+    options = {key: value for key, value in connection.settings_dict.get("OPTIONS", {}).items() if key != "pool"}
+    holder = type(connection)({**connection.settings_dict, "OPTIONS": options}, alias=using)
     try:
         with holder.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_RUNNER_NAMESPACE, _key(name)])
