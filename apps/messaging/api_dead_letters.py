@@ -120,7 +120,7 @@ class DeadLetterDetailOut(DeadLetterOut):
 
 class DeadLetterQuery(Schema):
     group: Line | None = Field(None, max_length=GROUP_MAX)
-    status: Literal["parked", "replayed", "skipped"] | None = None
+    status: Literal["parked", "replayed", "skipped", "resolved_by_rebuild"] | None = None
     stream: Line | None = Field(None, max_length=STREAM_MAX)
     event_type: Line | None = Field(None, max_length=EVENT_TYPE_MAX)
     error_class: Line | None = Field(None, max_length=ERROR_CLASS_MAX)

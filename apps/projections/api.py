@@ -70,7 +70,7 @@ class ProjectionOut(Schema):
     description: str
     consumer_group: str
     event_types: list[str]
-    status: str = Field(..., description="ok, catching_up, stalled or rebuilding")
+    status: str = Field(..., description="ok, catching_up, stalled, blocked (dead letters parked) or rebuilding")
     generation: int
     checkpoint_position: int = Field(..., description="Highest position applied")
     applied_count: int
@@ -81,6 +81,7 @@ class ProjectionOut(Schema):
     )
     lag_seconds: float = Field(..., description="Age of the oldest handled event not yet applied (0 when none)")
     last_rebuild: RebuildOut | None
+    dead_letters_parked: int = Field(..., description="Dead letters of its consumer group waiting")
 
     @staticmethod
     def resolve_lag_seconds(obj: ProjectionStatus) -> float:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from apps.messaging.dead_letters import DeadLetterStatus
+from apps.messaging.dead_letters.selectors import dead_letter_status_counts
 from apps.projections.lag import projection_lag_measure
 from apps.projections.live import consumer_group_for
 from apps.projections.models import (
@@ -41,16 +43,20 @@ class ProjectionStatus:
     head_position: int
     lag_positions: int
     lag_seconds: float
-    # ok | catching_up | stalled | rebuilding
+    # ok | catching_up | stalled | blocked | rebuilding
     status: str
     last_rebuild: ProjectionRebuild | None
+    # Dead letters of its consumer group waiting for an operator (or a rebuild).
+    dead_letters_parked: int = 0
 
 
 def projection_status_list() -> list[ProjectionStatus]:
     """Every projection with its checkpoint, head position, lag, status and last rebuild.
 
-    Status: ``rebuilding`` while a rebuild is queued, running or swapping; else ``ok`` at
-    no lag; ``stalled`` when lagging and the checkpoint has not moved for a minute; else
+    Status: ``rebuilding`` while a rebuild is queued, running or swapping; else ``blocked``
+    while dead letters of its consumer group are parked (the dead-letter table's own count,
+    which a rebuild or a replay that applies their events brings down); else ``ok`` at no
+    lag; ``stalled`` when lagging and the checkpoint has not moved for a minute; else
     ``catching_up``. Lag is defined in apps.projections.lag; measuring it also stores each
     projection's settled position, so the next measurement starts from there.
     """
@@ -61,8 +67,11 @@ def projection_status_list() -> list[ProjectionStatus]:
         checkpoint = checkpoints.get(name) or ProjectionCheckpoint(projection=name)
         lag = projection_lag_measure(name=name)
         last = ProjectionRebuild.objects.filter(projection=name).order_by("-requested_at").first()
+        parked = dead_letter_status_counts(group_id=consumer_group_for(name))[DeadLetterStatus.PARKED]
         if last is not None and last.status in ACTIVE_REBUILD_STATUSES:
             status = "rebuilding"
+        elif parked:
+            status = "blocked"
         elif lag.lag_positions == 0:
             status = "ok"
         elif checkpoint.updated_at is None or now - checkpoint.updated_at > STALLED_AFTER:
@@ -84,6 +93,7 @@ def projection_status_list() -> list[ProjectionStatus]:
                 lag_seconds=lag.lag_seconds,
                 status=status,
                 last_rebuild=last,
+                dead_letters_parked=parked,
             )
         )
     return statuses

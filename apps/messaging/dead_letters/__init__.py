@@ -6,9 +6,11 @@ them (fault injection), calls :func:`dead_letter_parked_streams` each poll batch
 :func:`dead_letter_park_behind` for the later events of a stream that is parked
 (invariant 5). The console, the API and the ``dead_letters`` command call the replay
 and skip services and the failure-rule services; each needs the operator role and is
-audited.
+audited. A projection's rebuild calls :func:`dead_letter_resolve_rebuilt` in its swap
+and :func:`dead_letter_chains_release` after it.
 """
 
+from apps.messaging.dead_letters.by_rebuild import dead_letter_chains_release, dead_letter_resolve_rebuilt
 from apps.messaging.dead_letters.dlq import dead_letter_dlq_publish_pending
 from apps.messaging.dead_letters.errors import DeadLetterNotReplayable, InjectedFailure
 from apps.messaging.dead_letters.failure_rules import (
@@ -44,6 +46,7 @@ __all__ = [
     "InjectedFailure",
     "ReplayResult",
     "ReplaySummary",
+    "dead_letter_chains_release",
     "dead_letter_dlq_publish_pending",
     "dead_letter_park_behind",
     "dead_letter_parked_streams",
@@ -51,6 +54,7 @@ __all__ = [
     "dead_letter_replay",
     "dead_letter_replay_matching",
     "dead_letter_replay_stream",
+    "dead_letter_resolve_rebuilt",
     "dead_letter_skip",
     "failure_rule_check",
     "failure_rule_create",

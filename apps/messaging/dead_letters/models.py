@@ -10,6 +10,8 @@ class DeadLetterStatus(models.TextChoices):
     PARKED = "parked", "parked"
     REPLAYED = "replayed", "replayed"
     SKIPPED = "skipped", "skipped"
+    # A rebuild of the group's read model applied the event from the store.
+    RESOLVED_BY_REBUILD = "resolved_by_rebuild", "resolved by rebuild"
 
 
 class DeadLetter(models.Model):
@@ -33,7 +35,7 @@ class DeadLetter(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     first_failed_at = models.DateTimeField(null=True, blank=True)
     last_failed_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=DeadLetterStatus.choices, default=DeadLetterStatus.PARKED)
+    status = models.CharField(max_length=20, choices=DeadLetterStatus.choices, default=DeadLetterStatus.PARKED)
     raw_key = models.BinaryField(null=True, blank=True)
     raw_value = models.BinaryField(null=True, blank=True)
     blocked_by = models.ForeignKey(

@@ -25,7 +25,7 @@ from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 from apps.messaging.dead_letters.selectors import DeadLetterFilter, dead_letter_list
 from apps.messaging.registry import consumer_spec
 
-Outcome = Literal["replayed", "skipped", "already_replayed", "already_skipped", "failed"]
+Outcome = Literal["replayed", "skipped", "already_replayed", "already_skipped", "already_resolved_by_rebuild", "failed"]
 PARKED = DeadLetterStatus.PARKED
 
 
@@ -48,6 +48,9 @@ class ReplayResult:
             "skipped": f"dead letter {self.dead_letter_id} skipped",
             "already_replayed": f"dead letter {self.dead_letter_id} was already replayed; nothing changed",
             "already_skipped": f"dead letter {self.dead_letter_id} was already skipped; nothing changed",
+            "already_resolved_by_rebuild": (
+                f"dead letter {self.dead_letter_id} was already resolved by a rebuild; nothing changed"
+            ),
             "failed": f"dead letter {self.dead_letter_id} failed again and stays parked: {self.error}",
         }[self.outcome]
         if self.released:
@@ -75,7 +78,11 @@ class ReplaySummary:
 
 
 def _already(dead_letter: DeadLetter) -> ReplayResult:
-    outcome: Outcome = "already_replayed" if dead_letter.status == DeadLetterStatus.REPLAYED else "already_skipped"
+    outcome: Outcome = "already_skipped"
+    if dead_letter.status == DeadLetterStatus.REPLAYED:
+        outcome = "already_replayed"
+    elif dead_letter.status == DeadLetterStatus.RESOLVED_BY_REBUILD:
+        outcome = "already_resolved_by_rebuild"
     return ReplayResult(dead_letter_id=dead_letter.pk, outcome=outcome)
 
 

@@ -11,7 +11,10 @@
    the last position read, and mark the job done. Every event at or below
    that position is in the new model and its cursors; every later one has a higher
    stream version than the cursors, so the live consumer applies it: nothing is lost or
-   applied twice.
+   applied twice. The same transaction resolves the consumer group's dead letters at or
+   below that position (``resolved_by_rebuild``): the new model holds their events.
+4. Release, in order, the events parked behind those dead letters that the rebuild did
+   not reach (the dead-letter chain's own release, outside the projection's lock).
 
 A cancel is noticed between batches; the shadow is dropped and the live model untouched.
 """
@@ -28,7 +31,8 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.eventstore.store import global_log_read, head_position
-from apps.projections.live import projection_checkpoint_get, projection_lock
+from apps.messaging.dead_letters import dead_letter_chains_release, dead_letter_resolve_rebuilt
+from apps.projections.live import consumer_group_for, projection_checkpoint_get, projection_lock
 from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, ProjectionStreamCursor, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
 from apps.projections.projector import ApplyTarget, Projector, projection_events_apply
@@ -66,17 +70,27 @@ def projection_rebuild_run(
     returned as it is. Failures are recorded on the job (status failed, error) rather than
     raised, and leave the live model untouched.
     """
-    claimed = ProjectionRebuild.objects.filter(pk=job_id, status=RebuildStatus.QUEUED).update(
-        status=RebuildStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
-    )
     job = ProjectionRebuild.objects.get(pk=job_id)
-    if not claimed:
-        return job
-    projector = projector_get(job.projection)
-    run = _Run(job, projector, on_progress, batch_size)
+    # The lock is taken before the claim and let go after the end is recorded: a job that
+    # reads running (or swapping) always has its lock held, so a request never takes a live
+    # runner for an abandoned one in the moments around its start and its end.
+    with rebuild_runner_hold(name=job.projection):
+        claimed = ProjectionRebuild.objects.filter(pk=job_id, status=RebuildStatus.QUEUED).update(
+            status=RebuildStatus.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+        )
+        job.refresh_from_db()
+        if not claimed:
+            return job
+        _claimed_run(job, on_progress=on_progress, batch_size=batch_size)
+    if on_progress is not None:
+        on_progress(job)
+    return job
+
+
+def _claimed_run(job: ProjectionRebuild, *, on_progress: ProgressCallback | None, batch_size: int) -> None:
+    run = _Run(job, projector_get(job.projection), on_progress, batch_size)
     try:
-        with rebuild_runner_hold(name=job.projection):
-            run.execute()
+        run.execute()
     except _Cancelled:
         run.discard()
         rebuild_finish(job, status=RebuildStatus.CANCELLED)
@@ -87,13 +101,14 @@ def projection_rebuild_run(
     else:
         rebuild_finish(job, status=RebuildStatus.DONE)
         try:
+            run.dead_letters_release()
+        except Exception:
+            logger.exception("rebuild %s of %s: releasing parked dead letters failed", job.id, job.projection)
+        try:
             run.old_cursors_delete()
             run.analyze()
         except Exception:
             logger.exception("rebuild %s of %s: clean-up after the swap failed", job.id, job.projection)
-    if on_progress is not None:
-        on_progress(job)
-    return job
 
 
 class _Run:
@@ -192,6 +207,13 @@ class _Run:
                 settled_position=self.position,
                 updated_at=now,
             )
+            # The dead letters of the events it now holds stop waiting exactly when it goes live.
+            dead_letter_resolve_rebuilt(
+                group_id=consumer_group_for(self.name),
+                through_position=self.position,
+                resolved_by=self.job.requested_by,
+                reason=f"rebuild {self.job.id} applied this event from the event store",
+            )
             # Done is committed with the swap: the job is done exactly when the new model is live.
             ProjectionRebuild.objects.filter(pk=self.job.pk).update(
                 status=RebuildStatus.DONE,
@@ -202,6 +224,10 @@ class _Run:
                 heartbeat_at=now,
             )
         self.swapped = True
+
+    def dead_letters_release(self) -> None:
+        """After the swap: apply, in order, the events still parked behind the dead letters it resolved."""
+        dead_letter_chains_release(group_id=consumer_group_for(self.name), resolved_by=self.job.requested_by)
 
     def analyze(self) -> None:
         """Give the planner statistics for the swapped-in tables and the new cursor generation.

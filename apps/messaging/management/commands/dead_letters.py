@@ -15,6 +15,7 @@ from apps.messaging.dead_letters import (
     DeadLetter,
     DeadLetterFilter,
     DeadLetterNotReplayable,
+    DeadLetterStatus,
     ReplaySummary,
     dead_letter_replay,
     dead_letter_replay_matching,
@@ -27,7 +28,7 @@ from apps.messaging.dead_letters.selectors import dead_letter_list
 def _filter_arguments(parser: CommandParser, *, with_status: bool) -> None:
     parser.add_argument("--group", help="consumer group id")
     if with_status:
-        parser.add_argument("--status", choices=["parked", "replayed", "skipped"])
+        parser.add_argument("--status", choices=DeadLetterStatus.values)
     parser.add_argument("--stream", help="stream id")
     parser.add_argument("--event-type")
     parser.add_argument("--error-class", help="dotted or bare class name")
