@@ -16,6 +16,7 @@ from django.utils import timezone
 import apps.messaging.dead_letters.chain as chain
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 from apps.messaging.dead_letters.replay import ReplaySummary
+from apps.messaging.push import read_model_changed_on_commit
 
 PARKED = DeadLetterStatus.PARKED
 
@@ -42,6 +43,7 @@ def dead_letter_resolve_rebuilt(*, group_id: str, through_position: int, resolve
         skip_reason=reason,
         updated_at=timezone.now(),
     )
+    read_model_changed_on_commit(source=chain.DEAD_LETTERS_SOURCE)
     return len(rebuilt)
 
 

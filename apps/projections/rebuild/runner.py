@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from apps.eventstore.store import global_log_read, head_position
 from apps.messaging.dead_letters import dead_letter_chains_release, dead_letter_resolve_rebuilt
+from apps.messaging.push import read_model_changed_on_commit
 from apps.projections.live import consumer_group_for, projection_checkpoint_get, projection_lock
 from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, ProjectionStreamCursor, RebuildStatus
 from apps.projections.progress import rebuild_progress_push
@@ -207,6 +208,7 @@ class _Run:
                 settled_position=self.position,
                 updated_at=now,
             )
+            read_model_changed_on_commit(source=self.name)
             # The dead letters of the events it now holds stop waiting exactly when it goes live.
             dead_letter_resolve_rebuilt(
                 group_id=consumer_group_for(self.name),
