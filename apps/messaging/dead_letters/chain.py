@@ -21,7 +21,7 @@ from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
 from apps.messaging.dead_letters.fault_injection import failure_rules_wrap
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
-from apps.messaging.dead_letters.stored import event_at
+from apps.messaging.dead_letters.stored import dead_letter_event_read
 from apps.messaging.push import read_model_changed_on_commit
 from apps.messaging.registry import consumer_spec
 
@@ -139,7 +139,7 @@ class Release:
 
 def parked_apply(dead_letter: DeadLetter, *, resolved_by: str) -> Exception | None:
     """Inside the chain lock: apply a parked follower; on failure it becomes the new head."""
-    error = event_apply(group_id=dead_letter.group_id, event=event_at(dead_letter.position or 0))
+    error = event_apply(group_id=dead_letter.group_id, event=dead_letter_event_read(dead_letter))
     if error is None:
         resolve(dead_letter, status=DeadLetterStatus.REPLAYED, resolved_by=resolved_by)
         return None

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.messaging.codec import event_encode
 from apps.messaging.dead_letters.models import DeadLetter
-from apps.messaging.dead_letters.stored import event_at
+from apps.messaging.dead_letters.stored import dead_letter_event_read
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def dead_letter_dlq_send(dead_letter: DeadLetter) -> None:
 
     if dead_letter.decodable:
         key: bytes | None = dead_letter.stream_id.encode()
-        value = event_encode(event_at(dead_letter.position or 0))
+        value = event_encode(dead_letter_event_read(dead_letter))
     else:
         key = bytes(dead_letter.raw_key) if dead_letter.raw_key is not None else None
         value = bytes(dead_letter.raw_value or b"")

@@ -111,7 +111,7 @@ def _replay_one(dead_letter_id: int, *, resolved_by: str) -> ReplayResult:
                 " one (or the whole stream) and this one follows in order"
             )
         if head is None:
-            error = chain.event_apply(group_id=dead_letter.group_id, event=chain.event_at(dead_letter.position or 0))
+            error = chain.event_apply(group_id=dead_letter.group_id, event=chain.dead_letter_event_read(dead_letter))
             if error is not None:
                 chain.failure_note(dead_letter, error)
                 dead_letter.save()

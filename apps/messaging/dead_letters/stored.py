@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from apps.eventstore.store import event_read
 from apps.eventstore.types import RecordedEvent
+from apps.messaging.dead_letters.models import DeadLetter
 
 
-def event_at(position: int) -> RecordedEvent:
-    """The stored event at ``position``; LookupError when there is none."""
-    event = event_read(position=position)
+def dead_letter_event_read(dead_letter: DeadLetter) -> RecordedEvent:
+    """The stored event ``dead_letter`` stands for; LookupError when there is none (an undecodable message)."""
+    event = None if dead_letter.position is None else event_read(position=dead_letter.position)
     if event is None:
-        raise LookupError(f"no stored event at position {position}")
+        raise LookupError(f"no stored event at position {dead_letter.position} for dead letter {dead_letter.pk}")
     return event
