@@ -147,8 +147,15 @@ class PipelineStack:
     def bootstrap(self) -> str:
         return self.broker.bootstrap
 
-    def start(self, name: str, *, env: Mapping[str, str] | None = None) -> ManagedProcess:
-        """Start process ``name`` of the process table (``worker``, ``relay``, ``beat``, ``web``)."""
+    def start(self, name: str, *, env: Mapping[str, str] | None = None, instance: int = 1) -> ManagedProcess:
+        """Start process ``name`` of the process table (``worker``, ``relay``, ``beat``, ``web``).
+
+        ``instance`` > 1 starts one more copy beside the first, named ``{name}-{instance}``
+        from then on (for :meth:`kill`, :meth:`pid`, :meth:`port`): as ``compose --scale``
+        runs them, each worker a Celery node of its own, each web process on its own port.
+        """
+        if instance > 1:
+            name = self._copy_register(name, instance=instance)
         running = self.processes.get(name)
         if running is not None and running.poll() is None:
             raise RuntimeError(f"{name} is already running (pid {running.popen.pid})")
@@ -156,6 +163,23 @@ class PipelineStack:
         process = process_start(self.specs[name], env={**self.env, **(env or {})}, printer=self.printer)
         self.processes[name] = process
         return process
+
+    def _copy_register(self, name: str, *, instance: int) -> str:
+        copy = f"{name}-{instance}"
+        if copy not in self.specs:
+            argv = list(self.specs[name].argv)
+            if name == "worker":
+                # Two nodes of one name on one host would each take the other's replies.
+                argv += ["-n", f"{copy}@%h"]
+            if "-p" in argv:
+                argv[argv.index("-p") + 1] = str(free_port())
+            self.specs[copy] = ProcessSpec(name=copy, argv=tuple(argv))
+        return copy
+
+    def port(self, name: str) -> int:
+        """The port a ``web`` process (or a copy of it) listens on."""
+        argv = self.specs[name].argv
+        return int(argv[argv.index("-p") + 1])
 
     def pid(self, name: str) -> int:
         return self.processes[name].popen.pid
