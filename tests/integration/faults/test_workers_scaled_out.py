@@ -101,7 +101,7 @@ def test_three_workers_share_the_partitions_and_two_take_over_a_killed_ones_with
     stock_stock_up()
     traffic = order_traffic(orders=ORDERS, prefix="scaled-out").start()
     wait_for(
-        lambda: applied_counts().get("order_summary", 0) > 200,
+        lambda: applied_counts().get("order_summary", 0) > 50,
         timeout=90,
         message=lambda: f"order_summary never got going: {applied_counts()}\n{stack.log_tail()}",
     )
