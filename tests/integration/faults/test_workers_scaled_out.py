@@ -1,5 +1,8 @@
 """Three workers side by side: Kafka's group protocol shares each group's partitions among them.
 
+The consumers page shows who holds what: with more workers than partitions, the extra
+member of each group is flagged idle.
+
 kill -9 one of them under traffic: the two left take over its partitions, every read model
 catches up and ends exact (nothing lost, nothing applied twice). The take-over time is
 printed: from the kill until the dead worker's partitions are assigned to the others, and
@@ -8,13 +11,16 @@ until the read models hold every event appended before the kill.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 
 from django.conf import settings
 
+from apps.console.selectors.pipeline import ConsumerGroupRow, consumer_group_list
 from apps.eventstore.store import global_log_iter, head_position
 from apps.messaging.heartbeat import consumer_heartbeat_list
+from apps.messaging.lag import consumer_lag_sample
 from apps.projections.models import ProjectionCheckpoint
 from apps.projections.projectors import PROJECTORS
 from tests.integration.faults.catch_up import consumer_groups, pipeline_caught_up_wait
@@ -144,3 +150,36 @@ def test_three_workers_share_the_partitions_and_two_take_over_a_killed_ones_with
     assert stack.stop("relay") == 0
     events = read_models_assert_exact()
     assert len(events) > 2000
+
+
+def test_with_more_workers_than_partitions_the_consumers_page_names_each_owner_and_flags_the_idle_one(
+    stack: PipelineStack,
+) -> None:
+    # Two partitions for three workers: in every group one member gets nothing to read.
+    two_partitions = {"KAFKA_TOPIC_PARTITIONS": "2"}
+    for instance, _ in enumerate(WORKERS, start=1):
+        stack.start("worker", instance=instance, env=two_partitions)
+    workers = {f"{socket.gethostname()}:{stack.pid(name)}" for name in WORKERS}
+
+    def settled() -> dict[str, ConsumerGroupRow] | None:
+        consumer_lag_sample()
+        rows = {row.group_id: row for row in consumer_group_list() if row.group_id in consumer_groups()}
+        every_group_split = all(
+            row.members == 3 and row.idle_members == 1 and len(set(row.partition_owners) - {""}) == 2
+            for row in rows.values()
+        )
+        return rows if every_group_split else None
+
+    rows = wait_for(
+        settled,
+        timeout=90,
+        interval=0.5,
+        message=lambda: f"{[(r.group_id, r.member_rows) for r in consumer_group_list()]}\n{stack.log_tail()}",
+    )
+
+    for row in rows.values():
+        assert [part.partition for part in row.partitions] == [0, 1]
+        assert set(row.partition_owners) <= workers
+        idle = [member for member in row.member_rows if member.idle]
+        assert len(idle) == 1 and idle[0].partitions == [] and idle[0].worker in workers
+        assert idle[0].worker not in row.partition_owners
