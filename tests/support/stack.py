@@ -15,7 +15,6 @@ The test process talks to the same database through Django's ``default`` alias:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import subprocess
@@ -148,21 +147,39 @@ class PipelineStack:
     def bootstrap(self) -> str:
         return self.broker.bootstrap
 
-    def start(self, name: str, *, env: Mapping[str, str] | None = None, as_name: str | None = None) -> ManagedProcess:
+    def start(self, name: str, *, env: Mapping[str, str] | None = None, instance: int = 1) -> ManagedProcess:
         """Start process ``name`` of the process table (``worker``, ``relay``, ``beat``, ``web``).
 
-        ``as_name`` starts another copy of it under that name (``relay-b`` beside ``relay``),
-        which :meth:`kill`, :meth:`stop` and :meth:`pid` then take.
+        ``instance`` > 1 starts one more copy beside the first, named ``{name}-{instance}``
+        from then on (for :meth:`kill`, :meth:`pid`, :meth:`port`): as ``compose --scale``
+        runs them, each worker a Celery node of its own, each web process on its own port.
         """
-        key = as_name or name
-        running = self.processes.get(key)
+        if instance > 1:
+            name = self._copy_register(name, instance=instance)
+        running = self.processes.get(name)
         if running is not None and running.poll() is None:
-            raise RuntimeError(f"{key} is already running (pid {running.popen.pid})")
-        self.printer.line("stack", f"starting {key}")
-        spec = dataclasses.replace(self.specs[name], name=key)
-        process = process_start(spec, env={**self.env, **(env or {})}, printer=self.printer)
-        self.processes[key] = process
+            raise RuntimeError(f"{name} is already running (pid {running.popen.pid})")
+        self.printer.line("stack", f"starting {name}")
+        process = process_start(self.specs[name], env={**self.env, **(env or {})}, printer=self.printer)
+        self.processes[name] = process
         return process
+
+    def _copy_register(self, name: str, *, instance: int) -> str:
+        copy = f"{name}-{instance}"
+        if copy not in self.specs:
+            argv = list(self.specs[name].argv)
+            if name == "worker":
+                # Two nodes of one name on one host would each take the other's replies.
+                argv += ["-n", f"{copy}@%h"]
+            if "-p" in argv:
+                argv[argv.index("-p") + 1] = str(free_port())
+            self.specs[copy] = ProcessSpec(name=copy, argv=tuple(argv))
+        return copy
+
+    def port(self, name: str) -> int:
+        """The port a ``web`` process (or a copy of it) listens on."""
+        argv = self.specs[name].argv
+        return int(argv[argv.index("-p") + 1])
 
     def pid(self, name: str) -> int:
         return self.processes[name].popen.pid

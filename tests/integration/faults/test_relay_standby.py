@@ -69,15 +69,15 @@ def test_the_standby_takes_over_when_the_active_relay_is_killed_and_nothing_is_l
     order_traffic(orders=BACKLOG_ORDERS, prefix="standby", rate=1000).run(timeout=120)
     stack.start("relay", env=RELAY_ENV)
     wait_for(lambda: in_role(stack, "relay", "active"), timeout=90, message=lambda: stack.log_tail())
-    stack.start("relay", as_name="relay-b", env=RELAY_ENV)
-    wait_for(lambda: in_role(stack, "relay-b", "standby"), timeout=90, message=lambda: stack.log_tail())
+    stack.start("relay", instance=2, env=RELAY_ENV)
+    wait_for(lambda: in_role(stack, "relay-2", "standby"), timeout=90, message=lambda: stack.log_tail())
     traffic = order_traffic(orders=LATER_ORDERS, prefix="standby-later", seed=13).start()
 
     killed_at = 0.0
 
     def caught(held: Inflight) -> bool:
         nonlocal killed_at
-        standby = relay_beat(stack, "relay-b")
+        standby = relay_beat(stack, "relay-2")
         if not held.unrecorded_positions or standby is None or standby["role"] != "standby":
             return False
         assert standby["published"] == 0, "the standby published while the active relay held the lease"
@@ -104,7 +104,7 @@ def test_the_standby_takes_over_when_the_active_relay_is_killed_and_nothing_is_l
         line = f"relay take-over: {takeover:.2f} s from kill -9 of the active relay to the standby's first publish"
         print(f"\n{line}")
         stack.printer.line("stack", line)
-        wait_for(lambda: in_role(stack, "relay-b", "active"), timeout=10, message=lambda: stack.log_tail())
+        wait_for(lambda: in_role(stack, "relay-2", "active"), timeout=10, message=lambda: stack.log_tail())
 
         traffic.join(timeout=150)
         head = head_position()
@@ -117,7 +117,7 @@ def test_the_standby_takes_over_when_the_active_relay_is_killed_and_nothing_is_l
             return records if expected <= found else None
 
         records = wait_for(complete, timeout=60, message="positions the topic never got")
-    assert stack.stop("relay-b") == 0
+    assert stack.stop("relay-2") == 0
 
     seen = Counter(record.position for rs in records.values() for record in rs)
     assert seen.keys() == expected

@@ -118,3 +118,47 @@ def test_kafka_is_a_single_kraft_node_without_zookeeper(services):
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
     assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "1"
     assert len(env["CLUSTER_ID"]) == 22  # a base64url UUID, as kafka-storage.sh formats with
+
+
+SCALED_SERVICES = ("web", "worker", "relay")
+NGINX_CONF = COMPOSE_FILE.parent / "deploy" / "nginx.conf"
+
+
+@pytest.mark.parametrize("name", SCALED_SERVICES)
+def test_scaled_services_name_no_container_and_publish_no_host_port(services, name):
+    # `docker compose up --scale web=2 --scale worker=3 --scale relay=2`: a fixed name or host
+    # port would let only the first replica start.
+    service = services[name]
+
+    assert "container_name" not in service
+    assert "ports" not in service
+    assert "hostname" not in service
+
+
+def test_one_proxy_publishes_the_console_and_spreads_it_over_every_web_replica(services):
+    proxy = services["proxy"]
+    mount = next(volume for volume in proxy["volumes"] if volume.endswith("/etc/nginx/conf.d/default.conf:ro"))
+    config = (COMPOSE_FILE.parent / mount.split(":", 1)[0]).resolve()
+    text = config.read_text()
+
+    assert config == NGINX_CONF
+    assert [port.rsplit(":", 1)[1] for port in proxy["ports"]] == ["8000"]
+    assert "container_name" not in proxy
+    assert proxy["depends_on"]["web"]["condition"] == "service_healthy"
+    assert services["web"]["expose"] == ["8000"]
+    assert "8000" in " ".join(services["web"]["command"])
+    # Resolved per request through Docker's DNS, so every replica (and later ones) get traffic.
+    assert "resolver 127.0.0.11" in text
+    assert "set $web_upstream http://web:8000;" in text and "proxy_pass $web_upstream;" in text
+    # The console's live pushes are websockets: the upgrade must pass and idle sockets stay open.
+    assert "proxy_set_header Upgrade $http_upgrade;" in text
+    assert "proxy_set_header Connection $connection_upgrade;" in text
+    assert "proxy_http_version 1.1;" in text
+    assert "proxy_read_timeout 1h;" in text
+    assert "http://127.0.0.1:8000/" in " ".join(proxy["healthcheck"]["test"])
+
+
+def test_each_worker_replica_pings_its_own_celery_node(services):
+    # Replicas differ by container hostname; a fixed node name would make every ping ask the first.
+    assert "-d celery@$$HOSTNAME" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert "-n" not in services["worker"]["command"]
