@@ -71,7 +71,7 @@ def pushes_of_every_kind(marker: str) -> list[PushMessage]:
         "eta_seconds": 1.0,
         "error": "",
     }
-    changed: ReadModelChangedMessage = {"type": "read_model.changed", "projection": marker, "position": 1}
+    changed: ReadModelChangedMessage = {"type": "read_model.changed", "source": marker, "changed_at": time.time()}
     return [live, lag, rebuild, changed]
 
 
