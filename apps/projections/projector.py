@@ -6,7 +6,9 @@ rows (:meth:`Projector.apply`). :func:`projection_events_apply` does the rest: i
 events already applied, using the per-stream cursors (the last stream version applied),
 runs the projector over the others in order, and writes rows and cursors in bulk, inside
 the caller's transaction. Per-stream order (invariant 5) is what makes one version per
-stream enough: an event at or below the cursor is a duplicate or a replay.
+stream enough: an event at or below the cursor is a duplicate or a replay. The consumer
+host provides that order whatever Kafka delivers (``apps/messaging/consumer_host/ordering.py``,
+fed by the live cursors :func:`stream_cursors_read` gives it).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from apps.eventstore.store import append_to_stream
 from apps.eventstore.types import NO_STREAM, NewEvent, RecordedEvent
 from apps.messaging.codec import event_encode, event_headers, event_key
 from apps.messaging.consumer_host import ConsumerHost
+from apps.messaging.consumer_host.ordering import Delivery, batch_order
 from apps.messaging.dead_letters import DeadLetter, DeadLetterStatus, FailureRule, FailureRuleKind, dead_letter_replay
 from apps.messaging.dead_letters.chain import parked_streams_forget
 from apps.messaging.dead_letters.fault_injection import failure_rules_forget
@@ -147,12 +148,9 @@ def test_a_record_missing_from_kafka_is_read_from_the_store(
 ) -> None:
     traffic_append(orders=40, seed=11)
     events = store_events()
-    by_stream: dict[str, list[RecordedEvent]] = defaultdict(list)
-    for event in events:
-        by_stream[event.stream_id].append(event)
     rng = random.Random(3)
     # One event in the middle of each stream that has one: a later event of it still comes.
-    lost = {rng.choice(stream[1:-1]).position for stream in by_stream.values() if len(stream) >= 3}
+    lost = {rng.choice(stream[1:-1]).position for stream in _streams(events).values() if len(stream) >= 3}
     assert len(lost) > 20
     topics_ensure()
     records_publish([event for event in events if event.position not in lost])
@@ -270,6 +268,38 @@ def test_a_gap_in_a_parked_stream_is_parked_in_order_and_released_in_order(
     assert (summary.status, summary.line_count) == ("shipped", 2)
     read_models_assert_recomputed(store_events())
     read_models_assert_rebuild_equal()
+
+
+def test_ordering_costs_one_cursor_query_per_batch_and_one_store_read_per_stream_with_a_gap(db: None) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    traffic_append(orders=40)
+    events = store_events()
+    spec = consumer_spec(consumer_group_for("order_summary"))
+    items = [(Delivery(topic="t", partition=0, offset=index), event) for index, event in enumerate(events)]
+
+    with CaptureQueriesContext(connection) as queries:
+        in_order = batch_order(spec=spec, items=items, parked=frozenset())
+    assert len(queries.captured_queries) == 1
+    assert (in_order.filled, in_order.duplicates) == (0, 0)
+
+    lost = {stream[1].position for stream in _streams(events).values() if len(stream) >= 3}
+    with CaptureQueriesContext(connection) as queries:
+        gapped = batch_order(spec=spec, items=[item for item in items if item[1].position not in lost], parked=set())
+    handled = [event for event in events if event.event_type in PROJECTORS["order_summary"].event_types]
+    lost_handled = [event for event in handled if event.position in lost]
+    # Stock streams have gaps too, but of types order_summary never applies: no read for them.
+    assert len(queries.captured_queries) == 1 + len(lost_handled)
+    assert [event.position for _, event in gapped.items] == [event.position for event in handled]
+    assert gapped.filled == len(lost_handled)
+
+
+def _streams(events: Sequence[RecordedEvent]) -> dict[str, list[RecordedEvent]]:
+    by_stream: dict[str, list[RecordedEvent]] = defaultdict(list)
+    for event in events:
+        by_stream[event.stream_id].append(event)
+    return by_stream
 
 
 def _operator_groups() -> list[Any]:
