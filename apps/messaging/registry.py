@@ -13,7 +13,7 @@ behind the store, without messaging knowing how the read model keeps its checkpo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from apps.eventstore.types import RecordedEvent
@@ -31,6 +31,10 @@ class ConsumerSpec:
     # None means every type; events of other types are passed over (their offsets still commit).
     event_types: frozenset[str] | None = None
     description: str = ""
+    # The last version applied of each of the given streams (absent: none yet), in one read.
+    # A consumer that gives it gets each stream in version order, gaps filled from the store
+    # (invariant 5); one without it (a best-effort feed) gets the records as Kafka hands them.
+    stream_cursors: Callable[[Collection[str]], Mapping[str, int]] | None = None
 
 
 _specs: dict[str, ConsumerSpec] = {}

@@ -11,7 +11,7 @@ commits, the browsers are told (coalesced: a busy worker sends a few pushes a se
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from django.db import connections, transaction
 from django.utils import timezone
@@ -20,7 +20,13 @@ from apps.eventstore.types import RecordedEvent
 from apps.messaging.push import read_model_changed_on_commit
 from apps.messaging.registry import ConsumerSpec, consumer_register
 from apps.projections.models import ProjectionCheckpoint
-from apps.projections.projector import ApplyOutcome, ApplyTarget, Projector, projection_events_apply
+from apps.projections.projector import (
+    ApplyOutcome,
+    ApplyTarget,
+    Projector,
+    projection_events_apply,
+    stream_cursors_read,
+)
 from apps.projections.projectors import PROJECTORS
 
 # First key of the two-integer advisory lock. The two-integer form (objsubid 2 in
@@ -84,7 +90,11 @@ def live_target(projector: Projector, generation: int) -> ApplyTarget:
 
 
 def projection_consumers_register() -> None:
-    """Register one consumer group per projection with the consumer host."""
+    """Register one consumer group per projection with the consumer host.
+
+    Each gives the host its live stream cursors, so the host hands it every stream in
+    version order, gaps filled from the store, whatever order Kafka delivered.
+    """
     for name, projector in PROJECTORS.items():
 
         def handle_batch(events: Sequence[RecordedEvent], name: str = name) -> None:
@@ -93,6 +103,9 @@ def projection_consumers_register() -> None:
         def handle_one(event: RecordedEvent, name: str = name) -> None:
             projection_batch_handle(name=name, events=[event])
 
+        def stream_cursors(stream_ids: Collection[str], name: str = name) -> dict[str, int]:
+            return stream_cursors_read(projection=name, generation=None, stream_ids=stream_ids)
+
         consumer_register(
             ConsumerSpec(
                 group_id=consumer_group_for(name),
@@ -100,5 +113,6 @@ def projection_consumers_register() -> None:
                 handle_one=handle_one,
                 event_types=projector.event_types,
                 description=projector.description,
+                stream_cursors=stream_cursors,
             )
         )

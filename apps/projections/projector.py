@@ -6,7 +6,9 @@ rows (:meth:`Projector.apply`). :func:`projection_events_apply` does the rest: i
 events already applied, using the per-stream cursors (the last stream version applied),
 runs the projector over the others in order, and writes rows and cursors in bulk, inside
 the caller's transaction. Per-stream order (invariant 5) is what makes one version per
-stream enough: an event at or below the cursor is a duplicate or a replay.
+stream enough: an event at or below the cursor is a duplicate or a replay. The consumer
+host provides that order whatever Kafka delivers (``apps/messaging/consumer_host/ordering.py``,
+fed by the live cursors :func:`stream_cursors_read` gives it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.db import connections
 from django.db.models import Model
 
 from apps.eventstore.types import RecordedEvent
-from apps.projections.models import ProjectionStreamCursor
+from apps.projections.models import ProjectionCheckpoint, ProjectionStreamCursor
 from apps.projections.rowset import RowSet, array_literal, table_upsert
 
 _SQLITE_CHUNK = 900
@@ -136,28 +138,37 @@ def projection_events_apply(
 
 
 def stream_cursors_read(
-    *, projection: str, generation: int, stream_ids: Iterable[str], using: str = "default"
+    *, projection: str, generation: int | None, stream_ids: Iterable[str], using: str = "default"
 ) -> dict[str, int]:
-    """The last applied version of each of ``stream_ids`` (absent: nothing applied yet), in one query."""
+    """The last applied version of each of ``stream_ids`` (absent: nothing applied yet), in one query.
+
+    ``generation`` None reads the live generation, the one the checkpoint points at, in
+    the same query (none at all before the projection's first checkpoint).
+    """
     wanted = list(stream_ids)
     found: dict[str, int] = {}
     connection = connections[using]
     table = connection.ops.quote_name(ProjectionStreamCursor._meta.db_table)
+    if generation is None:
+        checkpoints = connection.ops.quote_name(ProjectionCheckpoint._meta.db_table)
+        generation_sql = f"(SELECT generation FROM {checkpoints} WHERE projection = %s)"
+        generation_params: list[str | int] = [projection]
+    else:
+        generation_sql, generation_params = "%s", [generation]
+    select = f"SELECT stream_id, version FROM {table} WHERE projection = %s AND generation = {generation_sql}"
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                f"SELECT stream_id, version FROM {table} WHERE projection = %s AND generation = %s"
-                " AND stream_id = ANY(%s::text[])",
-                [projection, generation, array_literal(wanted)],
+                f"{select} AND stream_id = ANY(%s::text[])",
+                [projection, *generation_params, array_literal(wanted)],
             )
             found.update(cursor.fetchall())
         else:
             for start in range(0, len(wanted), _SQLITE_CHUNK):
                 chunk = wanted[start : start + _SQLITE_CHUNK]
                 cursor.execute(
-                    f"SELECT stream_id, version FROM {table} WHERE projection = %s AND generation = %s"
-                    f" AND stream_id IN ({', '.join(['%s'] * len(chunk))})",
-                    [projection, generation, *chunk],
+                    f"{select} AND stream_id IN ({', '.join(['%s'] * len(chunk))})",
+                    [projection, *generation_params, *chunk],
                 )
                 found.update(cursor.fetchall())
     return found

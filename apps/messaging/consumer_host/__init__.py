@@ -2,7 +2,9 @@
 
 The worker's bootstep (``eda_console.celery``) starts it and stops it; tests run it
 in-process the same way. Offsets are committed only after the handlers returned, so a
-killed worker re-reads from its last commit and loses nothing.
+killed worker re-reads from its last commit and loses nothing. A consumer that registers
+``stream_cursors`` gets each stream in version order from the store, whatever order Kafka
+delivered (``ordering``); ``apply`` hands the batch to the handlers and the dead letters.
 """
 
 from __future__ import annotations

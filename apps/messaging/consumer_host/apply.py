@@ -20,6 +20,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.codec import UndecodableMessage, event_decode
+from apps.messaging.consumer_host.ordering import Delivery, Item, batch_order
 from apps.messaging.dead_letters import (
     dead_letter_park_behind,
     dead_letter_parked_streams,
@@ -29,8 +30,6 @@ from apps.messaging.registry import ConsumerSpec
 
 logger = logging.getLogger(__name__)
 
-Item = tuple[ConsumerRecord, RecordedEvent]
-
 
 @dataclass
 class BatchOutcome:
@@ -38,6 +37,8 @@ class BatchOutcome:
 
     applied: int = 0
     passed_over: int = 0  # types the consumer does not handle
+    duplicates: int = 0  # at or below the stream's cursor (only for consumers with cursors)
+    filled_from_store: int = 0  # versions the batch lacked, read from the store and applied in order
     dead_lettered: int = 0
     parked: int = 0
     undecodable: int = 0
@@ -48,10 +49,12 @@ class BatchOutcome:
 def batch_apply(
     *, spec: ConsumerSpec, records: Sequence[ConsumerRecord], keepalive: Callable[[], None]
 ) -> BatchOutcome:
-    """Decode, filter, park and apply ``records`` (in partition order) for ``spec``.
+    """Decode, order, park and apply ``records`` for ``spec``.
 
-    ``keepalive`` is called between slow retries so the group does not evict a consumer
-    that is busy isolating a failure.
+    A consumer with ``stream_cursors`` gets each stream's events in version order, gaps
+    filled from the store and duplicates dropped (:func:`batch_order`); one without gets
+    them in partition order. ``keepalive`` is called between slow retries so the group
+    does not evict a consumer that is busy isolating a failure.
     """
     outcome = BatchOutcome()
     items: list[Item] = []
@@ -62,20 +65,29 @@ def batch_apply(
             _undecodable_record(spec, record, exc)
             outcome.undecodable += 1
             continue
-        if spec.event_types is not None and event.event_type not in spec.event_types:
-            outcome.passed_over += 1
-            continue
-        items.append((record, event))
+        items.append((Delivery(topic=record.topic, partition=record.partition, offset=record.offset), event))
     if not items:
         return outcome
     parked = dead_letter_parked_streams(group_id=spec.group_id)
+    if spec.stream_cursors is not None:
+        ordered = batch_order(spec=spec, items=items, parked=parked)
+        outcome.passed_over += ordered.passed_over
+        outcome.duplicates += ordered.duplicates
+        outcome.filled_from_store += ordered.filled
+        if ordered.filled:
+            logger.info("%s: read %d events from the store to close gaps", spec.group_id, ordered.filled)
+        items = ordered.items
+    elif spec.event_types is not None:
+        handled = [item for item in items if item[1].event_type in spec.event_types]
+        outcome.passed_over += len(items) - len(handled)
+        items = handled
     ready: list[Item] = []
-    for record, event in items:
+    for delivery, event in items:
         if event.stream_id in parked:
-            _park(spec, record, event)
+            _park(spec, delivery, event)
             outcome.parked += 1
         else:
-            ready.append((record, event))
+            ready.append((delivery, event))
     if not ready:
         return outcome
     try:
@@ -86,11 +98,11 @@ def batch_apply(
         logger.info("%s: batch of %d failed (%s); applying one at a time", spec.group_id, len(ready), exc)
     outcome.one_at_a_time = True
     blocked: set[str] = set()
-    for record, event in ready:
+    for delivery, event in ready:
         if event.stream_id in blocked:
-            _park(spec, record, event)
+            _park(spec, delivery, event)
             outcome.parked += 1
-        elif _one_apply(spec, record, event, keepalive, outcome):
+        elif _one_apply(spec, delivery, event, keepalive, outcome):
             outcome.applied += 1
         else:
             blocked.add(event.stream_id)
@@ -100,7 +112,7 @@ def batch_apply(
 
 def _one_apply(
     spec: ConsumerSpec,
-    record: ConsumerRecord,
+    delivery: Delivery,
     event: RecordedEvent,
     keepalive: Callable[[], None],
     outcome: BatchOutcome,
@@ -130,7 +142,7 @@ def _one_apply(
         error,
     )
     outcome.errors.append(f"{type(error).__name__}: {error}")
-    _dead_letter_record(spec, record, event=event, error=error, attempts=attempts, first_failed_at=first_failed_at)
+    _dead_letter_record(spec, delivery, event=event, error=error, attempts=attempts, first_failed_at=first_failed_at)
     return False
 
 
@@ -139,9 +151,13 @@ def _backoff_seconds(attempt: int) -> float:
     return float(min(base, settings.CONSUMER_RETRY_BACKOFF_MAX_MS)) / 1000
 
 
-def _park(spec: ConsumerSpec, record: ConsumerRecord, event: RecordedEvent) -> None:
+def _park(spec: ConsumerSpec, delivery: Delivery, event: RecordedEvent) -> None:
     dead_letter_park_behind(
-        group_id=spec.group_id, event=event, topic=record.topic, partition=record.partition, offset=record.offset
+        group_id=spec.group_id,
+        event=event,
+        topic=delivery.topic,
+        partition=delivery.partition,
+        offset=delivery.offset,
     )
 
 
@@ -149,27 +165,36 @@ def _undecodable_record(spec: ConsumerSpec, record: ConsumerRecord, error: Undec
     logger.warning(
         "%s: undecodable message at %s[%d]@%d: %s", spec.group_id, record.topic, record.partition, record.offset, error
     )
-    _dead_letter_record(spec, record, event=None, error=error, attempts=1, first_failed_at=timezone.now())
+    _dead_letter_record(
+        spec,
+        Delivery(topic=record.topic, partition=record.partition, offset=record.offset),
+        event=None,
+        error=error,
+        attempts=1,
+        first_failed_at=timezone.now(),
+        raw=(record.key, record.value),
+    )
 
 
 def _dead_letter_record(
     spec: ConsumerSpec,
-    record: ConsumerRecord,
+    delivery: Delivery,
     *,
     event: RecordedEvent | None,
     error: BaseException,
     attempts: int,
     first_failed_at: dt.datetime,
+    raw: tuple[bytes | None, bytes | None] = (None, None),
 ) -> None:
-    """Hand a record to the dead-letter module with its Kafka coordinates and raw bytes."""
+    """Hand a message to the dead-letter module with its Kafka coordinates (and, undecodable, its raw bytes)."""
     dead_letter_record(
         group_id=spec.group_id,
         event=event,
-        raw_key=record.key,
-        raw_value=record.value,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
+        raw_key=raw[0],
+        raw_value=raw[1],
+        topic=delivery.topic,
+        partition=delivery.partition,
+        offset=delivery.offset,
         error=error,
         attempts=attempts,
         first_failed_at=first_failed_at,

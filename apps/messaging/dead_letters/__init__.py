@@ -24,6 +24,7 @@ from apps.messaging.dead_letters.poison import poison_message_publish
 from apps.messaging.dead_letters.recording import (
     dead_letter_park_behind,
     dead_letter_parked_streams,
+    dead_letter_parked_tails,
     dead_letter_record,
 )
 from apps.messaging.dead_letters.replay import (
@@ -50,6 +51,7 @@ __all__ = [
     "dead_letter_dlq_publish_pending",
     "dead_letter_park_behind",
     "dead_letter_parked_streams",
+    "dead_letter_parked_tails",
     "dead_letter_record",
     "dead_letter_replay",
     "dead_letter_replay_matching",

@@ -28,6 +28,8 @@ class DeadLetter(models.Model):
     event_type = models.CharField(max_length=200, blank=True)
     topic = models.CharField(max_length=255)
     partition = models.IntegerField()
+    # -position for an event the consumer host read from the store to close a gap: it had
+    # no record of its own (apps/messaging/consumer_host/ordering.py).
     offset = models.BigIntegerField()
     error_class = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 
 import apps.messaging.dead_letters.chain as chain
 from apps.eventstore.types import RecordedEvent
@@ -134,3 +136,20 @@ def dead_letter_parked_streams(*, group_id: str) -> set[str]:
     may still be listed for that long; parking then applies the event in order anyway.
     """
     return set(chain.parked_streams(group_id))
+
+
+def dead_letter_parked_tails(*, group_id: str, stream_ids: Collection[str]) -> dict[str, int]:
+    """The position of the last event parked for ``group_id`` in each of ``stream_ids`` that has one.
+
+    One query. The consumer host counts a parked stream's gaps from there, so the events
+    parked behind a dead letter stay complete and in order.
+    """
+    rows = (
+        DeadLetter.objects.filter(
+            group_id=group_id, status=DeadLetterStatus.PARKED, stream_id__in=list(stream_ids), position__isnull=False
+        )
+        .values("stream_id")
+        .annotate(tail=Max("position"))
+        .values_list("stream_id", "tail")
+    )
+    return {stream_id: int(tail) for stream_id, tail in rows}
