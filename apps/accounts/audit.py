@@ -106,6 +106,33 @@ def _json_escape(value: Any) -> Any:
     return value
 
 
+def _entry_create(
+    *,
+    actor: Actor,
+    actor_name: str,
+    action: str,
+    target: str,
+    parameters: Mapping[str, Any],
+    outcome: str,
+    detail: str,
+    correlation_id: uuid.UUID,
+    started_at: dt.datetime,
+    finished_at: dt.datetime | None,
+) -> AuditLog:
+    return AuditLog.objects.create(
+        actor=actor_name,
+        user=actor if isinstance(actor, User) else None,
+        action=action,
+        target=target,
+        parameters=parameters,
+        outcome=outcome,
+        detail=audit_text_escape(detail),
+        correlation_id=correlation_id,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
 def audit_entry_write(
     *,
     actor: Actor,
@@ -124,14 +151,14 @@ def audit_entry_write(
     rollback that comes after the action's side effect (a message already on Kafka).
     """
     with transaction.atomic(durable=True):
-        return AuditLog.objects.create(
-            actor=actor_label(actor),
-            user=actor if isinstance(actor, User) else None,
+        return _entry_create(
+            actor=actor,
+            actor_name=actor_label(actor),
             action=action,
             target=target,
             parameters=dict(parameters),
             outcome=outcome,
-            detail=audit_text_escape(detail),
+            detail=detail,
             correlation_id=correlation_id,
             started_at=started_at,
             finished_at=finished_at,
@@ -155,14 +182,14 @@ def audit_log_record(
     if outcome not in AuditOutcome.values or outcome == AuditOutcome.RUNNING:
         raise ValueError(f"outcome must be ok, failed or refused, got {outcome!r}")
     now = timezone.now()
-    return AuditLog.objects.create(
-        actor=audit_text_escape(actor_label(actor), max_length=_column_length("actor")),
-        user=actor if isinstance(actor, User) else None,
+    return _entry_create(
+        actor=actor,
+        actor_name=audit_text_escape(actor_label(actor), max_length=_column_length("actor")),
         action=audit_text_escape(action, max_length=_column_length("action")),
         target=audit_text_escape(target, max_length=_column_length("target")),
         parameters=_json_escape(parameters),
         outcome=outcome,
-        detail=audit_text_escape(detail),
+        detail=detail,
         correlation_id=uuid.uuid4(),
         started_at=now,
         finished_at=now,
