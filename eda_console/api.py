@@ -19,7 +19,7 @@ from ninja import NinjaAPI, Schema
 from apps.accounts.api_auth import role_auth
 from apps.accounts.roles import user_is_operator, user_is_viewer
 from apps.api.bodies import JsonObjectParser, body_checked
-from apps.api.errors import api_error_handlers_install, api_view_with_json_405
+from apps.api.errors import api_error_handlers_install, api_path_view_wrap
 from apps.api.openapi import openapi_error_responses_add
 from apps.messaging.api_dead_letters import router as dead_letters_router
 from apps.orders.api import router as orders_router
@@ -32,7 +32,7 @@ class ConsoleApi(NinjaAPI):
     def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
         patterns, app_name, namespace = super().urls
         wrapped: list[URLResolver | URLPattern] = [
-            URLPattern(p.pattern, api_view_with_json_405(self, p.callback), p.default_args, p.name)
+            URLPattern(p.pattern, api_path_view_wrap(self, p.callback), p.default_args, p.name)
             if isinstance(p, URLPattern)
             else p
             for p in patterns

@@ -34,6 +34,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
 
+from apps.api.fields import LINE_FORBIDDEN
 from apps.api.validation import validation_details
 
 logger = logging.getLogger(__name__)
@@ -147,12 +148,34 @@ def api_error_handlers_install(api: NinjaAPI) -> None:
         api.add_exception_handler(exc_class, respond)
 
 
-def api_view_with_json_405(api: NinjaAPI, view: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap one of ninja's path views so a wrong method gets the shared error shape.
+def _query_refusal(api: NinjaAPI, request: HttpRequest) -> HttpResponseBase | None:
+    # Declared parameters are Line-typed and refused by their schema; this also covers the
+    # ones no operation declares (otherwise read past in silence) and every name, with the
+    # same 422 a declared parameter gets, so a control character anywhere in the query
+    # string is refused the one way.
+    try:
+        parameters = request.GET.lists()
+    except TooManyFieldsSent:
+        return None  # the view answers that itself, with its registered 400
+    for name, values in parameters:
+        for index, text in enumerate((name, *values)):
+            found = LINE_FORBIDDEN.search(text)
+            if found is not None:
+                where = "value" if index else "name"
+                message = f"{name}: its {where} must not contain control characters (U+{ord(found.group()):04X})"
+                detail = {"field": name, "message": message, "type": "control_character"}
+                body = error_body("validation_error", message, name, details=[detail])
+                return api.create_response(request, body, status=422)
+    return None
 
-    ninja answers a method no operation of the path takes with a plain-text
-    ``HttpResponseNotAllowed`` before any handler runs; an operation's own responses
-    are never of that class, so only that answer is replaced.
+
+def api_path_view_wrap(api: NinjaAPI, view: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap one of ninja's path views with what no operation can do for itself.
+
+    A query string holding a control character (in any parameter, declared or not, or in
+    its name) is a 422 naming the parameter before the view runs. And ninja answers a method no operation of
+    the path takes with a plain-text ``HttpResponseNotAllowed`` before any handler runs;
+    an operation's own responses are never of that class, so only that answer is replaced.
     """
 
     def json_405(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
@@ -167,13 +190,14 @@ def api_view_with_json_405(api: NinjaAPI, view: Callable[..., Any]) -> Callable[
     if iscoroutinefunction(view):
 
         async def async_wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            return json_405(request, await view(request, *args, **kwargs))
+            refusal = _query_refusal(api, request)
+            return refusal or json_405(request, await view(request, *args, **kwargs))
 
         return markcoroutinefunction(functools.wraps(view)(async_wrapped))
 
     @functools.wraps(view)  # keeps csrf_exempt and the view's name
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return json_405(request, view(request, *args, **kwargs))
+        return _query_refusal(api, request) or json_405(request, view(request, *args, **kwargs))
 
     return wrapped
 

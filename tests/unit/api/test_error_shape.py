@@ -16,7 +16,7 @@ from ninja.testing import TestClient
 
 import apps.orders.api  # noqa: F401  (the orders API registers the domain's errors, as it does in the real API)
 from apps.api.bodies import json_object_body
-from apps.api.errors import ApiError, api_error_handlers_install, api_error_register, api_view_with_json_405
+from apps.api.errors import ApiError, api_error_handlers_install, api_error_register, api_path_view_wrap
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.orders.domain.errors import InvalidCommand, RuleViolation
 from apps.orders.schemas import CommandIn
@@ -151,7 +151,7 @@ async def _not_allowed_async_view(request: HttpRequest) -> HttpResponseBase:
 
 
 def test_wrapped_view_turns_ninjas_plain_405_into_the_shared_shape() -> None:
-    view = api_view_with_json_405(api, _not_allowed_view)
+    view = api_path_view_wrap(api, _not_allowed_view)
     response = view(RequestFactory().delete("/api/things"))
     assert (response.status_code, response["Allow"]) == (405, "GET, POST")
     assert json.loads(response.content)["error"] == {
@@ -162,7 +162,7 @@ def test_wrapped_view_turns_ninjas_plain_405_into_the_shared_shape() -> None:
 
 
 def test_wrapped_async_view_stays_async_and_answers_the_same() -> None:
-    view = api_view_with_json_405(api, _not_allowed_async_view)
+    view = api_path_view_wrap(api, _not_allowed_async_view)
     assert iscoroutinefunction(view)
     request = RequestFactory().put("/api/things")
     # A loop of its own in a thread of its own: the test must not depend on whether an
@@ -175,5 +175,5 @@ def test_wrapped_async_view_stays_async_and_answers_the_same() -> None:
 
 def test_wrapped_view_leaves_every_other_response_alone() -> None:
     plain = HttpResponse(b"ok", status=405)
-    view = api_view_with_json_405(api, lambda request: plain)
+    view = api_path_view_wrap(api, lambda request: plain)
     assert view(RequestFactory().get("/api/things")) is plain
