@@ -94,10 +94,18 @@ def projection_rebuild_cancel(*, job_id: uuid.UUID | str, actor: Actor) -> Proje
 
 def _abandoned_fail(name: str) -> None:
     stale = timezone.now() - REBUILD_ABANDONED_AFTER
+    # The jobs first, then the runner's lock: a runner takes its lock before it claims a
+    # job, so a job seen running here had its lock taken before this look. The other way
+    # round, a look at the lock just before a runner claims would call it abandoned.
+    active = list(
+        ProjectionRebuild.objects.select_for_update().filter(
+            projection=name, status__in=[RebuildStatus.RUNNING, RebuildStatus.SWAPPING]
+        )
+    )
+    if not active:
+        return
     alive = rebuild_runner_alive(name=name)
-    for job in ProjectionRebuild.objects.select_for_update().filter(
-        projection=name, status__in=[RebuildStatus.RUNNING, RebuildStatus.SWAPPING]
-    ):
+    for job in active:
         last_sign = job.heartbeat_at or job.started_at or job.requested_at
         if not (alive if alive is not None else last_sign >= stale):
             logger.warning("rebuild %s of %s has no runner any more; marking it failed", job.id, name)

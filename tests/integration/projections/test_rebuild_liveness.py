@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from apps.projections.models import ProjectionRebuild
 from apps.projections.projectors import projector_get
-from apps.projections.rebuild import RebuildAlreadyActive, projection_rebuild_request, projection_rebuild_run
+from apps.projections.rebuild import RebuildAlreadyActive, jobs, projection_rebuild_request, projection_rebuild_run
+from apps.projections.rebuild.liveness import rebuild_runner_hold
 from apps.projections.tables import shadow_table_name
 from tests.integration.projections.traffic import traffic_append
 
@@ -148,3 +150,42 @@ def test_a_failed_runner_still_cleaning_up_is_not_taken_for_abandoned(
     job = ProjectionRebuild.objects.get(pk=runner.job_id)
     assert job.status == "failed"
     assert job.error.startswith("RuntimeError: the projector broke")
+
+
+def test_a_runner_that_starts_while_a_request_looks_is_not_taken_for_abandoned(monkeypatch: pytest.MonkeyPatch) -> None:
+    traffic_append(orders=5)
+    job = projection_rebuild_request(name=NAME, actor="tests", enqueue=False)
+    claimed = threading.Event()
+    release = threading.Event()
+
+    def runner_starts() -> None:
+        # A worker's runner, in its own session: it takes its lock, claims the job, holds on.
+        try:
+            with rebuild_runner_hold(name=NAME):
+                ProjectionRebuild.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now())
+                claimed.set()
+                release.wait(WAIT_SECONDS)
+        finally:
+            connection.close()
+
+    runner = threading.Thread(target=runner_starts, daemon=True)
+    looked = jobs.rebuild_runner_alive
+
+    def look_then_runner_starts(*, name: str, using: str = "default") -> bool | None:
+        # The request's look at the lock, and the runner starting right after it.
+        answer = looked(name=name, using=using)
+        if not runner.is_alive() and not claimed.is_set():
+            runner.start()
+            assert claimed.wait(WAIT_SECONDS)
+        return answer
+
+    monkeypatch.setattr(jobs, "rebuild_runner_alive", look_then_runner_starts)
+    try:
+        with pytest.raises(RebuildAlreadyActive):
+            projection_rebuild_request(name=NAME, actor="tests", enqueue=False)
+        job.refresh_from_db()
+        assert job.status != "failed" and job.error == ""
+    finally:
+        release.set()
+        if runner.is_alive():
+            runner.join(WAIT_SECONDS)
