@@ -14,5 +14,11 @@ def relay_checkpoint_get(*, name: str = "default", using: str = "default") -> in
 
 
 def relay_checkpoint_save(*, name: str, position: int, using: str = "default") -> None:
-    """Record that every position up to ``position`` is in Kafka."""
-    RelayCheckpoint.objects.using(using).filter(name=name).update(position=position, updated_at=timezone.now())
+    """Record that every position up to ``position`` is in Kafka; never moves the checkpoint back.
+
+    A relay that lost its lease may still settle a batch after its successor recorded a
+    higher position: that late, lower save changes nothing.
+    """
+    RelayCheckpoint.objects.using(using).filter(name=name, position__lt=position).update(
+        position=position, updated_at=timezone.now()
+    )

@@ -4,11 +4,14 @@ On PostgreSQL the lease is a session advisory lock, taken on a connection of the
 own (never Django's, which the loop closes after an error). A relay killed in any way
 ends its session, and the server releases the lock with it; a standby trying the lock
 every half second then takes over. The lock is only as good as the session: the holder
-confirms, before every batch, that its session is still there and still holds it, and
-stops publishing the moment it cannot tell. TCP timeouts bound that moment: the holder
-learns of a dead link within a few seconds (``tcp_user_timeout``, keepalives), while the
-server waits longer before it ends the session and frees the lock for a standby
-(server-side keepalives), so the old holder has stopped before a new one starts. A
+confirms, right before it publishes each batch, that its session is still there and
+still holds it, and stops publishing the moment it cannot tell. TCP timeouts bound that
+moment: the holder learns of a dead link within a few seconds (``tcp_user_timeout``,
+keepalives), while the server waits longer before it ends the session and frees the lock
+for a standby (server-side keepalives). What the old holder had already handed to its
+producer may still land after the new holder's first records: at most a batch or two
+overlap, the consumers put each stream back in version order from the store, and the
+checkpoint never moves back (a late, lower save changes nothing). A
 connection pooler that shares sessions (pgbouncer in transaction mode) breaks session
 locks: the relay must reach PostgreSQL directly.
 

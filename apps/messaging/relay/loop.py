@@ -117,6 +117,8 @@ class Relay:
                         continue
                     read, _ = self._step()
                     failures = 0
+                except RelayNotLeader:
+                    continue
                 except Exception:
                     logger.exception("relay %s: batch failed; trying again", self.name)
                     self._restart_from_checkpoint()
@@ -219,6 +221,11 @@ class Relay:
         assert self._producer is not None
         started = time.monotonic()
         events = global_log_read(after=self._sent, limit=self.batch_size, using=self.using)
+        # The read can outlast the lease (a lost session, a standby that took over): ask again
+        # right before publishing, so at most what is already in flight overlaps a new leader.
+        if events and not self._lease.confirm():
+            self._abdicate()
+            raise RelayNotLeader(f"relay {self.name}: lost the lease before publishing after {self._sent}")
         if events:
             self._inflight.append(batch_send(producer=self._producer, topic=self.topic, events=events))
             self._sent = events[-1].position

@@ -14,6 +14,7 @@ from apps.eventstore.store import global_log_read, head_position
 from apps.messaging.heartbeat import relay_heartbeat_get
 from apps.messaging.relay.checkpoint import relay_checkpoint_get, relay_checkpoint_save
 from apps.messaging.relay.loop import Relay
+from apps.messaging.relay.models import RelayCheckpoint
 from tests.integration.messaging.conftest import orders_append, relay_publish
 from tests.support.broker import KafkaSetup, topic_read
 
@@ -97,7 +98,7 @@ def test_a_relay_that_died_before_recording_publishes_again_and_loses_nothing(ka
     orders_append(streams=10, lines_per_order=2)
     relay_publish()
     # As if it died after Kafka acknowledged the last ten but before it recorded them.
-    relay_checkpoint_save(name="t", position=_stored_positions()[19])
+    RelayCheckpoint.objects.filter(name="t").update(position=_stored_positions()[19])
 
     assert relay_publish() == 10
 
@@ -161,3 +162,14 @@ def _until(condition: Any, *, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("condition not met in time")
+
+
+def test_a_late_lower_checkpoint_save_never_moves_the_checkpoint_back(kafka: KafkaSetup) -> None:
+    orders_append(streams=5, lines_per_order=1)
+    relay_publish()
+    recorded = relay_checkpoint_get(name="t")
+
+    # A relay that lost its lease settling an older batch after its successor recorded more.
+    relay_checkpoint_save(name="t", position=recorded - 3)
+
+    assert relay_checkpoint_get(name="t") == recorded
