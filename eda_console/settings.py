@@ -145,6 +145,14 @@ CELERY_BEAT_SCHEDULE["messaging.consumer_lag_sample"] = {
     "schedule": LAG_SAMPLE_INTERVAL_SECONDS,
     "options": {"expires": LAG_SAMPLE_INTERVAL_SECONDS},
 }
+# Chains a rebuild left parked behind a resolved head (its worker died before releasing
+# them) are released this often, so their streams flow again without an operator.
+DEAD_LETTER_ORPHAN_RELEASE_SECONDS = env_float("DEAD_LETTER_ORPHAN_RELEASE_SECONDS", 30.0)
+CELERY_BEAT_SCHEDULE["messaging.dead_letter_orphaned_chains_release"] = {
+    "task": "messaging.dead_letter_orphaned_chains_release",
+    "schedule": DEAD_LETTER_ORPHAN_RELEASE_SECONDS,
+    "options": {"expires": DEAD_LETTER_ORPHAN_RELEASE_SECONDS},
+}
 # /metrics accepts this bearer token (for Prometheus), besides a viewer's session or API token.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # Websocket pushes (live events, lag, rebuild progress) go through Redis so the worker can reach daphne.

@@ -70,3 +70,24 @@ def dead_letter_chains_release(*, group_id: str, resolved_by: str) -> ReplaySumm
         failed += int(release.new_head is not None)
     still_parked = DeadLetter.objects.filter(group_id=group_id, status=PARKED).count()
     return ReplaySummary(replayed=replayed, failed=failed, still_parked=still_parked)
+
+
+def dead_letter_orphaned_chains_release() -> dict[str, ReplaySummary]:
+    """Release every chain left behind a head that is no longer parked, in every group; by group.
+
+    A rebuild releases its chains right after its swap; a worker that dies in between, or a
+    release that fails, leaves them parked behind a resolved head, and every new event of
+    those streams would park behind them too. Celery beat runs this periodically, so such
+    a stream flows again on its own.
+    """
+    groups = (
+        DeadLetter.objects.filter(status=PARKED, blocked_by__isnull=False)
+        .exclude(blocked_by__status=PARKED)
+        .order_by()
+        .values_list("group_id", flat=True)
+        .distinct()
+    )
+    return {
+        group_id: dead_letter_chains_release(group_id=group_id, resolved_by=chain.SYSTEM_ACTOR)
+        for group_id in sorted(groups)
+    }

@@ -27,11 +27,12 @@ from apps.messaging.dead_letters import (
     failure_rule_create,
     failure_rule_disable,
 )
+from apps.messaging.dead_letters.by_rebuild import dead_letter_orphaned_chains_release, dead_letter_resolve_rebuilt
 from apps.messaging.dead_letters.chain import parked_streams_forget
 from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from apps.messaging.dead_letters.selectors import dead_letter_status_counts
 from apps.messaging.registry import consumer_spec
-from apps.projections.live import consumer_group_for
+from apps.projections.live import consumer_group_for, projection_batch_handle
 from apps.projections.models import OrderSummary, ProjectionRebuild
 from apps.projections.rebuild import projection_rebuild_request, projection_rebuild_run
 from apps.projections.selectors import projection_digest, projection_status_list
@@ -144,6 +145,24 @@ def test_replaying_a_dead_letter_a_rebuild_resolved_changes_nothing_and_says_so(
     assert "already resolved by a rebuild" in result.message
     head.refresh_from_db()
     assert head.status == DeadLetterStatus.RESOLVED_BY_REBUILD
+
+
+def test_a_chain_left_behind_a_resolved_head_is_released_by_the_periodic_task(op: User) -> None:
+    vip, _ = vip_order_dead_lettered(op)
+    # What a rebuild's swap leaves when its worker dies before the release: the placement
+    # is in the read model and its dead letter resolved, the confirmation still parked.
+    projection_batch_handle(name=NAME, events=[vip[0]])
+    assert dead_letter_resolve_rebuilt(group_id=GROUP, through_position=vip[0].position, resolved_by="t", reason="r")
+    follower = DeadLetter.objects.get(group_id=GROUP, position=vip[1].position)
+    assert follower.status == DeadLetterStatus.PARKED
+
+    released = dead_letter_orphaned_chains_release()
+
+    assert {group: summary.replayed for group, summary in released.items()} == {GROUP: 1}
+    follower.refresh_from_db()
+    assert follower.status == "replayed"
+    assert dead_letter_orphaned_chains_release() == {}
+    assert_consistent(vip)
 
 
 class LiveTableReader(threading.Thread):
