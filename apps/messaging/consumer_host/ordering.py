@@ -38,7 +38,6 @@ class Delivery:
     topic: str
     partition: int
     offset: int
-    from_store: bool = False
 
 
 Item = tuple[Delivery, RecordedEvent]
@@ -142,7 +141,7 @@ def _parked_gap_read(*, stream_id: str, cursor: int, top: int, tail: int) -> lis
 
 
 def _from_store(revealed_by: Delivery, event: RecordedEvent) -> Delivery:
-    return Delivery(topic=revealed_by.topic, partition=revealed_by.partition, offset=-event.position, from_store=True)
+    return Delivery(topic=revealed_by.topic, partition=revealed_by.partition, offset=-event.position)
 
 
 def _handles(spec: ConsumerSpec) -> Callable[[RecordedEvent], bool]:
