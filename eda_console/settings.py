@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.messaging",
     "apps.console",
+    "apps.sagas",
     "apps.projections",
 ]
 

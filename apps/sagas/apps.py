@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class SagasConfig(AppConfig):
+    name = "apps.sagas"
+    label = "sagas"
+    verbose_name = "Sagas"
+    default_auto_field = "django.db.models.BigAutoField"
