@@ -114,6 +114,8 @@ RELAY_BATCH_SIZE = env_int("RELAY_BATCH_SIZE", 1000)
 # Polling fallback: PostgreSQL wakes the relay with NOTIFY; SQLite (or a lost notification) waits this long.
 RELAY_POLL_INTERVAL_MS = env_int("RELAY_POLL_INTERVAL_MS", 200)
 HEARTBEAT_TTL_SECONDS = env_int("HEARTBEAT_TTL_SECONDS", 30)
+# The overview calls the pipeline degraded when the active relay is further than this behind the head.
+RELAY_BEHIND_DEGRADED_POSITIONS = env_int("RELAY_BEHIND_DEGRADED_POSITIONS", 1000)
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL

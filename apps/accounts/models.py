@@ -64,3 +64,10 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target} {self.outcome}"
+
+    @property
+    def duration_ms(self) -> float | None:
+        """How long the action ran; None while it runs (or when its process died before the end)."""
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds() * 1000

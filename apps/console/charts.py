@@ -121,6 +121,28 @@ def build_lag_figure(rows: Sequence[tuple[dt.datetime, str, int]]) -> go.Figure:
     return go.Figure({"data": traces, "layout": layout if rows else _empty(layout, "no lag samples in the last hour")})
 
 
+def build_projection_lag_figure(rows: Sequence[tuple[dt.datetime, int, float]]) -> go.Figure:
+    """A projection's lag trend, small enough for a table cell; rows are (sampled_at, positions, seconds)."""
+    trace = {
+        "type": "scatter",
+        "x": [_iso(at) for at, _, _ in rows],
+        "y": [positions for _, positions, _ in rows],
+        "customdata": [round(seconds, 1) for _, _, seconds in rows],
+        "hovertemplate": "%{y} positions · %{customdata} s<extra></extra>",
+        "mode": "lines",
+        "line": {"color": _PALETTE[0], "width": 1.5},
+        "fill": "tozeroy",
+    }
+    layout = _layout(
+        height=48,
+        margin={"l": 0, "r": 0, "t": 2, "b": 2},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "rangemode": "tozero"},
+        hovermode="closest",
+    )
+    return go.Figure({"data": [trace], "layout": layout if rows else _empty(layout, "no samples")})
+
+
 def build_trace_figure(events: Sequence[RecordedEvent]) -> go.Figure:
     """A timeline: one lane per stream, one marker per event at its recorded time."""
     lanes: dict[str, list[RecordedEvent]] = defaultdict(list)

@@ -13,12 +13,13 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import resolve_url
 
 from apps.accounts.operator_actions import operator_request_refusal_record
 from apps.accounts.roles import user_is_operator, user_is_viewer
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def _to_login(request: HttpRequest) -> HttpResponse:
@@ -34,7 +35,7 @@ def viewer_required(view: View) -> View:
     """Anonymous visitors go to the login page; a logged-in user without a role gets 403."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return _to_login(request)
         if not user_is_viewer(request.user):
@@ -48,7 +49,7 @@ def operator_required(view: View) -> View:
     """Like :func:`viewer_required`, and the user must be an operator."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return _to_login(request)
         if not user_is_operator(request.user):

@@ -102,7 +102,7 @@ def rebuild_progress_render(message: PushMessage, viewer: PushViewer) -> str:
         "is_operator": viewer.is_operator,
         "rebuild_oob": True,
     }
-    return render_to_string("console/consumers.html#rebuild-progress", context)
+    return render_to_string("console/rebuild_progress.html", context)
 
 
 def consumer_tables_context() -> dict[str, Any]:

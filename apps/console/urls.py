@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.console.views import aggregates, consumers, live, overview, trace
+from apps.console.views import aggregates, audit, consumers, live, overview, projections, trace
 
 app_name = "console"
 
@@ -19,7 +19,14 @@ urlpatterns = [
     path("consumers/tables/", consumers.consumer_tables, name="consumer-tables"),
     path("consumers/lag.json", consumers.lag_chart, name="lag-chart"),
     path("consumers/projections/<str:name>/rebuild", consumers.projection_rebuild, name="projection-rebuild"),
-    path("consumers/rebuilds/<uuid:job_id>/cancel", consumers.rebuild_cancel, name="rebuild-cancel"),
+    # Projections
+    path("projections/", projections.projections, name="projections"),
+    path("projections/tables/", projections.projection_tables, name="projection-tables"),
+    path("projections/<str:name>/rebuild", projections.projection_rebuild_start, name="projection-rebuild-start"),
+    path("projections/rebuilds/<uuid:job_id>/cancel", projections.rebuild_cancel, name="rebuild-cancel"),
+    # Audit log
+    path("audit/", audit.audit_log, name="audit"),
+    path("audit/export.csv", audit.audit_log_csv, name="audit-csv"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=False), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
 ]

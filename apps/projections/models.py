@@ -194,6 +194,12 @@ class ProjectionRebuild(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Taken just before the swap: the shadow's content against the live model's, the
+    # live one at its checkpoint ``digest_live_position`` (equal when it had caught up).
+    shadow_digest = models.CharField(max_length=64, blank=True)
+    live_digest = models.CharField(max_length=64, blank=True)
+    digest_position = models.BigIntegerField(null=True, blank=True)
+    digest_live_position = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         db_table = "projections_rebuild"
@@ -208,3 +214,16 @@ class ProjectionRebuild(models.Model):
 
     def __str__(self) -> str:
         return f"rebuild {self.projection} {self.status} {self.events_done}/{self.events_total}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def digests_match(self) -> bool | None:
+        """Whether shadow and live had the same content before the swap; None when not compared."""
+        if not (self.shadow_digest and self.live_digest):
+            return None
+        return self.shadow_digest == self.live_digest

@@ -10,7 +10,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from apps.messaging.dead_letters import DeadLetterStatus
-from apps.messaging.dead_letters.selectors import dead_letter_status_counts
+from apps.messaging.dead_letters.selectors import dead_letter_parked_stream_count, dead_letter_status_counts
 from apps.projections.lag import projection_lag_measure
 from apps.projections.live import consumer_group_for
 from apps.projections.models import (
@@ -48,6 +48,18 @@ class ProjectionStatus:
     last_rebuild: ProjectionRebuild | None
     # Dead letters of its consumer group waiting for an operator (or a rebuild).
     dead_letters_parked: int = 0
+    # Streams held up behind those dead letters.
+    parked_streams: int = 0
+
+    @property
+    def status_words(self) -> str:
+        """The status as an operator reads it: live, catching up, stalled, blocked by N parked streams, rebuilding."""
+        if self.status == "ok":
+            return "live"
+        if self.status == "blocked":
+            streams = self.parked_streams
+            return f"blocked by {streams} parked stream{'' if streams == 1 else 's'}"
+        return self.status.replace("_", " ")
 
 
 def projection_status_list() -> list[ProjectionStatus]:
@@ -94,6 +106,7 @@ def projection_status_list() -> list[ProjectionStatus]:
                 status=status,
                 last_rebuild=last,
                 dead_letters_parked=parked,
+                parked_streams=dead_letter_parked_stream_count(group_id=consumer_group_for(name)) if parked else 0,
             )
         )
     return statuses

@@ -18,7 +18,9 @@ from django.db import connection
 
 from apps.eventstore.store import head_position
 from apps.messaging.heartbeat import consumer_heartbeat_list, heartbeat_age, relay_heartbeat_list
+from apps.messaging.lag import NO_SAMPLES, ConsumerGroupStatus, consumer_group_status_list
 from apps.messaging.registry import consumer_specs
+from apps.projections.selectors import ProjectionStatus, projection_status_list
 
 HEALTH_CHECK_INTERVAL_SECONDS = 3.0
 
@@ -118,22 +120,69 @@ def relay_health() -> HealthCheck:
     )
     if silent:
         detail += " · silent: " + ", ".join(f"{b['member']} ({heartbeat_age(b):.0f} s)" for b in silent)
+    if behind > settings.RELAY_BEHIND_DEGRADED_POSITIONS:
+        return HealthCheck("Relay", False, f"behind the head by {behind:,} positions · {detail}")
     return HealthCheck("Relay", True, detail)
+
+
+@dataclass(frozen=True)
+class HealthVerdict:
+    """The overview's one word: healthy or degraded, and the reasons in an operator's words."""
+
+    degraded: bool
+    reasons: list[str]
+
+
+def health_verdict(
+    *, checks: list[HealthCheck], projections: list[ProjectionStatus], groups: list[ConsumerGroupStatus]
+) -> HealthVerdict:
+    """Degraded when a part fails, a projection is blocked or stalled, or a consumer group is not OK.
+
+    A group the sampler has not measured yet is unknown, not degraded.
+    """
+    reasons = [f"{check.name}: {check.detail}" for check in checks if check.ok is False]
+    for projection in projections:
+        if projection.status in ("blocked", "stalled"):
+            reasons.append(f"projection {projection.name} is {projection.status_words}")
+    for group in groups:
+        if group.status not in ("OK", NO_SAMPLES):
+            reasons.append(f"consumer group {group.group_id} is {group.status}: {group.reason}".rstrip(": "))
+    return HealthVerdict(degraded=bool(reasons), reasons=reasons)
 
 
 class _HealthCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._checks: list[HealthCheck] = []
+        self._verdict = HealthVerdict(degraded=False, reasons=[])
         self._measured = float("-inf")
 
-    def get(self) -> list[HealthCheck]:
+    def _measure(self) -> None:
         # Held while measuring: a second caller waits for this round instead of probing too.
         with self._lock:
             if time.monotonic() - self._measured >= HEALTH_CHECK_INTERVAL_SECONDS:
                 self._checks = [_database(), _redis(), _kafka(), worker_health(), relay_health()]
+                self._verdict = health_verdict(checks=self._checks, projections=_projections(), groups=_groups())
                 self._measured = time.monotonic()
-            return list(self._checks)
+
+    def get(self) -> tuple[list[HealthCheck], HealthVerdict]:
+        self._measure()
+        return list(self._checks), self._verdict
+
+
+def _projections() -> list[ProjectionStatus]:
+    try:
+        return projection_status_list()
+    except Exception:
+        # The database check says why; a verdict must never raise.
+        return []
+
+
+def _groups() -> list[ConsumerGroupStatus]:
+    try:
+        return consumer_group_status_list()
+    except Exception:
+        return []
 
 
 _cache = _HealthCache()
@@ -144,4 +193,9 @@ def health_check_list() -> list[HealthCheck]:
 
     Measured at most once per ``HEALTH_CHECK_INTERVAL_SECONDS`` in this process.
     """
+    return _cache.get()[0]
+
+
+def health_read() -> tuple[list[HealthCheck], HealthVerdict]:
+    """The checks and the verdict (healthy or degraded, with the reasons) of one measuring round."""
     return _cache.get()

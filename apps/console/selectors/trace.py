@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from apps.accounts.models import AuditLog
+from apps.accounts.selectors import OPERATOR_ACTION_METADATA_KEY, audit_entries_touching
 from apps.eventstore.types import RecordedEvent
+from apps.messaging.dead_letters.selectors import dead_letter_ids_at
 
 
 @dataclass
@@ -74,3 +77,20 @@ def trace_build(events: list[RecordedEvent]) -> Trace:
             first_of_command.setdefault(cause_id, event)
     streams = list(dict.fromkeys(event.stream_id for event in events))
     return Trace(entries=list(entries.values()), streams=streams, external_causes=external)
+
+
+def trace_audit_entries(*, correlation_id: str, events: list[RecordedEvent]) -> list[AuditLog]:
+    """The operator actions that touched this trace, oldest first.
+
+    An action touched it when an event of the trace was appended under it (the event's
+    metadata names the action), when it acted on a dead letter of one of the trace's
+    events or on such a dead letter's stream, or when it is the action the id names.
+    """
+    action_ids = [correlation_id]
+    action_ids += [
+        str(e.metadata[OPERATOR_ACTION_METADATA_KEY]) for e in events if e.metadata.get(OPERATOR_ACTION_METADATA_KEY)
+    ]
+    targets = []
+    for dead_letter_id, _group_id, stream_id in dead_letter_ids_at(positions=[event.position for event in events]):
+        targets += [f"dead_letter:{dead_letter_id}", f"stream:{stream_id}"]
+    return audit_entries_touching(action_ids=action_ids, targets=targets)

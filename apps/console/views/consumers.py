@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -10,14 +8,8 @@ from apps.console.permissions import operator_required, viewer_required
 from apps.console.push_renderers import consumer_tables_context, lag_figure_json, push_socket_url
 from apps.console.views.common import page_context
 from apps.messaging.push import LAG_GROUP, REBUILD_GROUP
-from apps.projections.models import ProjectionRebuild
 from apps.projections.projectors import UnknownProjection
-from apps.projections.rebuild import (
-    RebuildAlreadyActive,
-    RebuildNotCancellable,
-    projection_rebuild_cancel,
-    projection_rebuild_request,
-)
+from apps.projections.rebuild import RebuildAlreadyActive, projection_rebuild_request
 
 
 @require_GET
@@ -61,17 +53,3 @@ def projection_rebuild(request: HttpRequest, name: str) -> HttpResponse:
     except RebuildAlreadyActive as exc:
         return _tables_response(request, f"{name} is already being rebuilt (job {exc.job.id}, {exc.job.status}).")
     return _tables_response(request, f"Rebuild of {name} queued as job {job.id}.")
-
-
-@require_POST
-@operator_required
-def rebuild_cancel(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
-    try:
-        job = projection_rebuild_cancel(job_id=job_id, actor=request.user)
-    except ProjectionRebuild.DoesNotExist:
-        raise Http404("no such rebuild") from None
-    except RebuildNotCancellable as exc:
-        return _tables_response(request, str(exc))
-    return _tables_response(
-        request, f"Rebuild {job.id} of {job.projection} cancelled; the live read model is unchanged."
-    )

@@ -13,7 +13,7 @@ from apps.console.permissions import viewer_required
 from apps.console.push_renderers import push_socket_url, read_models_context
 from apps.console.selectors import pipeline
 from apps.console.selectors.events import event_rate_series, store_totals
-from apps.console.selectors.health import HEALTH_CHECK_INTERVAL_SECONDS, health_check_list
+from apps.console.selectors.health import HEALTH_CHECK_INTERVAL_SECONDS, health_read
 from apps.console.selectors.read_models import orders_by_status
 from apps.console.views.common import page_context
 from apps.messaging.push import READ_MODEL_GROUP
@@ -24,7 +24,7 @@ RATE_WINDOW_SECONDS = 300
 def _status() -> dict[str, Any]:
     """Lag per group and health: what the status panel shows, and the tiles sum up."""
     groups = pipeline.consumer_group_list()
-    health = health_check_list()
+    health, verdict = health_read()
     return {
         "groups": groups,
         "total_lag": sum(group.total_lag or 0 for group in groups),
@@ -32,6 +32,7 @@ def _status() -> dict[str, Any]:
         "health": health,
         "health_ok": sum(1 for check in health if check.ok),
         "health_failing": [check.name for check in health if check.ok is False],
+        "verdict": verdict,
         # The polled parts refresh as often as the health they show is measured.
         "refresh_seconds": int(HEALTH_CHECK_INTERVAL_SECONDS),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -71,3 +72,15 @@ def dead_letter_status_counts(*, group_id: str | None = None) -> dict[str, int]:
 def failure_rule_list() -> QuerySet[FailureRule]:
     """Every failure rule, newest first."""
     return FailureRule.objects.order_by("-id")
+
+
+def dead_letter_parked_stream_count(*, group_id: str) -> int:
+    """How many streams the group holds up: streams with a parked dead letter (each undecodable one counts)."""
+    parked = DeadLetter.objects.filter(group_id=group_id, status=DeadLetterStatus.PARKED)
+    streams = parked.exclude(stream_id="").values("stream_id").distinct().count()
+    return streams + parked.filter(stream_id="").count()
+
+
+def dead_letter_ids_at(*, positions: Iterable[int]) -> list[tuple[int, str, str]]:
+    """(id, group, stream) of every dead letter of an event at one of ``positions``."""
+    return list(DeadLetter.objects.filter(position__in=list(positions)).values_list("pk", "group_id", "stream_id"))

@@ -18,6 +18,7 @@ from apps.messaging.lag.selectors import (
     consumer_group_status_list,
     consumer_lag_series,
     projection_lag_latest_list,
+    projection_lag_series,
 )
 from apps.messaging.lag.status import (
     GroupStatus,
@@ -45,4 +46,5 @@ __all__ = [
     "lag_sampled_message",
     "lag_status_policy",
     "projection_lag_latest_list",
+    "projection_lag_series",
 ]

@@ -172,3 +172,30 @@ def projection_lag_latest_list() -> list[ProjectionLagRow]:
         )
         for row in ProjectionLagSample.objects.filter(sampled_at=latest).order_by("projection")
     ]
+
+
+def projection_lag_series(*, minutes: int = 60, max_points: int = 120) -> dict[str, list[ProjectionLagRow]]:
+    """Each projection's lag samples over the last ``minutes``, oldest first, thinned to about ``max_points`` each."""
+    since = timezone.now() - dt.timedelta(minutes=minutes)
+    series: dict[str, list[ProjectionLagRow]] = defaultdict(list)
+    rows = ProjectionLagSample.objects.filter(sampled_at__gte=since).order_by("projection", "sampled_at")
+    for row in rows.iterator(chunk_size=2000):
+        series[row.projection].append(
+            ProjectionLagRow(
+                projection=row.projection,
+                sampled_at=row.sampled_at,
+                head_position=row.head_position,
+                checkpoint_position=row.checkpoint_position,
+                lag_positions=row.lag_positions,
+                lag_seconds=row.lag_seconds,
+            )
+        )
+    # Keep every n-th sample and the newest: a sparkline needs the shape, not each round.
+    thinned = {}
+    for name, points in series.items():
+        step = max(len(points) // max(max_points, 1), 1)
+        kept = points[::step]
+        if kept[-1] is not points[-1]:
+            kept.append(points[-1])
+        thinned[name] = kept
+    return thinned

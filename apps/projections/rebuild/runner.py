@@ -46,6 +46,7 @@ from apps.projections.tables import (
     shadow_swap,
     shadow_tables_create,
     shadow_tables_drop,
+    tables_digest,
 )
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,25 @@ class _Run:
         while self._step() > CATCH_UP_THRESHOLD:
             self._report()
         self._report(force=True)
+        self._digests_compare()
         self._swap()
+
+    def _digests_compare(self) -> None:
+        """Record the shadow's content digest beside the live model's, for the operator to compare.
+
+        Outside the swap's lock on purpose: hashing every row of a large read model twice
+        inside it would hold the live consumer for seconds. The live digest is of the model
+        at its own checkpoint, kept beside it, so a live model that was behind explains a
+        difference.
+        """
+        shadow = tables_digest(tables=[shadow_model(model) for model in self.projector.models])
+        live_position = projection_checkpoint_get(name=self.name).position
+        live = tables_digest(tables=self.projector.models)
+        self.job.shadow_digest, self.job.live_digest = shadow, live
+        self.job.digest_position, self.job.digest_live_position = self.position, live_position
+        ProjectionRebuild.objects.filter(pk=self.job.pk).update(
+            shadow_digest=shadow, live_digest=live, digest_position=self.position, digest_live_position=live_position
+        )
 
     def _step(self) -> int:
         """Read one batch after the current position and apply it to the shadow; returns its size."""

@@ -12,7 +12,18 @@ from apps.accounts.models import AuditLog
 from apps.console.middleware import CONTENT_SECURITY_POLICY
 from tests.integration.console.conftest import HostileOrder, client_for, user_with_role
 
-PAGES = ["/", "/live/", "/aggregates/", "/trace/", "/consumers/", "/overview/tiles/", "/consumers/tables/"]
+PAGES = [
+    "/",
+    "/live/",
+    "/aggregates/",
+    "/trace/",
+    "/consumers/",
+    "/overview/tiles/",
+    "/consumers/tables/",
+    "/projections/",
+    "/projections/tables/",
+    "/audit/",
+]
 ACTION_MARKERS = re.compile(r'class="[^"]*\baction\b|data-action=|hx-post=|hx-delete=|hx-put=')
 
 

@@ -116,7 +116,7 @@ async def test_rebuild_progress_is_pushed_with_the_page_partial_and_no_action_fo
     await sync_to_async(rebuild_progress_push)(job)
     html = await communicator.receive_from(timeout=5)
     assert html.startswith('<div class="rebuild" id="rebuild-order_summary" hx-swap-oob="true">')
-    assert '<progress max="100" value="40">' in html
+    assert '<progress max="100" value="40" aria-label="Rebuild of order_summary">' in html
     assert "data-action" not in html
     await communicator.disconnect()
 

@@ -57,6 +57,9 @@ def test_rebuilt_model_has_the_digest_of_the_live_one_after_duplicates_and_repla
 
     assert job.status == "done", job.error
     assert projection_digest(name=name) == live_digest
+    # Compared before the swap, both shown on the projections page.
+    assert (job.shadow_digest, job.live_digest) == (live_digest, live_digest)
+    assert job.digests_match and job.digest_position == traffic[-1].position
     checkpoint = ProjectionCheckpoint.objects.get(projection=name)
     assert checkpoint.generation == live_generation + 1
     assert checkpoint.applied_count == job.applied_count == handled_event_count(name)
