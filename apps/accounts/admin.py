@@ -6,6 +6,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from apps.accounts.models import ApiToken, AuditLog
 
@@ -33,6 +35,7 @@ class AuditLogAdmin(admin.ModelAdmin):
     search_fields = ["actor", "action", "target", "detail", "correlation_id"]
     date_hierarchy = "created_at"
     readonly_fields = [
+        "console",
         "correlation_id",
         "started_at",
         "finished_at",
@@ -49,6 +52,13 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def view_on_site(self, entry: AuditLog) -> str:
+        return f"/audit/?correlation_id={entry.correlation_id}"
+
+    @admin.display(description="console")
+    def console(self, entry: AuditLog) -> SafeString:
+        return format_html('<a href="/audit/?correlation_id={}">open in console</a>', entry.correlation_id)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

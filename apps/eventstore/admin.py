@@ -9,10 +9,10 @@ list counts at most :data:`COUNT_CAP` rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from typing import Any, cast
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -114,10 +114,10 @@ class EventTypeFilter(admin.SimpleListFilter):
         return queryset.filter(event_type=value) if value else queryset
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """The event store is append-only: the admin may look, never touch."""
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Look, never touch: the event store is append-only, and read models change only by their projector."""
 
-    actions = None
+    actions: Sequence[Any] | None = None
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -134,12 +134,22 @@ def _events_link(text: str, **filters: str) -> SafeString:
     return format_html('<a href="{}">{}</a>', url, text)
 
 
+def console_link(path: str, text: str = "open in console") -> SafeString:
+    """A link from an admin page to the console page of the same record (the console's own paths)."""
+    return format_html('<a class="console-link" href="{}">{}</a>', path, text)
+
+
+def _stream_console_path(stream_id: str, version: int | None = None) -> str:
+    path = "/aggregates/stream/" + quote(stream_id)
+    return f"{path}?version={version}" if version is not None else path
+
+
 def _pretty_json(value: Any) -> SafeString:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False))
 
 
 @admin.register(StoredEvent)
-class StoredEventAdmin(_ReadOnlyAdmin):
+class StoredEventAdmin(ReadOnlyAdmin):
     list_display = ("position", "stream", "version", "event_type", "schema_version", "correlation", "recorded_at")
     list_display_links = ("position",)
     list_filter = (StreamIdFilter, EventTypeFilter, CorrelationIdFilter, ("recorded_at", admin.DateFieldListFilter))
@@ -153,6 +163,7 @@ class StoredEventAdmin(_ReadOnlyAdmin):
     list_per_page = 50
     fields = (
         "position",
+        "console",
         "stream",
         "stream_type",
         "version",
@@ -167,6 +178,13 @@ class StoredEventAdmin(_ReadOnlyAdmin):
         "metadata_stored",
     )
     readonly_fields = fields
+
+    def view_on_site(self, event: StoredEvent) -> str:
+        return _stream_console_path(event.stream_id, event.version)
+
+    @admin.display(description="console")
+    def console(self, event: StoredEvent) -> SafeString:
+        return console_link(_stream_console_path(event.stream_id, event.version), "open at this version in console")
 
     @admin.display(description="stream", ordering="stream_id")
     def stream(self, event: StoredEvent) -> SafeString:
@@ -206,7 +224,7 @@ class StoredEventAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(EventStream)
-class EventStreamAdmin(_ReadOnlyAdmin):
+class EventStreamAdmin(ReadOnlyAdmin):
     list_display = ("stream_id", "stream_type", "version", "events", "created_at", "updated_at")
     list_filter = ("stream_type", ("updated_at", admin.DateFieldListFilter))
     search_fields = ("=stream_id",)
@@ -215,8 +233,15 @@ class EventStreamAdmin(_ReadOnlyAdmin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    fields = ("stream_id", "stream_type", "version", "events", "created_at", "updated_at")
+    fields = ("stream_id", "console", "stream_type", "version", "events", "created_at", "updated_at")
     readonly_fields = fields
+
+    def view_on_site(self, stream: EventStream) -> str:
+        return _stream_console_path(stream.stream_id)
+
+    @admin.display(description="console")
+    def console(self, stream: EventStream) -> SafeString:
+        return console_link(_stream_console_path(stream.stream_id))
 
     @admin.display(description="events")
     def events(self, stream: EventStream) -> SafeString:

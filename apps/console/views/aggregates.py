@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
@@ -52,7 +53,9 @@ def stream_detail(request: HttpRequest, stream_id: str) -> HttpResponse:
     stream = stream_get(stream_id=text_checked(stream_id, name="stream id"))
     if stream is None:
         raise Http404("no such stream")
-    after, before, selected = int_param(request, "after"), int_param(request, "before"), int_param(request, "v")
+    after, before = int_param(request, "after"), int_param(request, "before")
+    # ?version=N is the deep link to an aggregate at version N (the state panel pushes it); ?v= is its old name.
+    selected = int_param(request, "version") or int_param(request, "v")
     if selected and after is None and before is None:
         # Open the page that holds the selected version.
         after = (min(selected, stream.version) - 1) // PAGE_SIZE * PAGE_SIZE
@@ -74,4 +77,8 @@ def stream_state(request: HttpRequest, stream_id: str) -> HttpResponse:
     version = min(max(version, 1), stream.version)
     state = aggregate_state_at(stream_id=stream.stream_id, stream_type=stream.stream_type, version=version)
     context = {"stream": stream, "state": state, "version": version}
-    return render(request, "console/stream.html#state-panel", context)
+    response = render(request, "console/stream.html#state-panel", context)
+    if _htmx(request):
+        # Whatever moved the panel (a link, the slider, the form), the address bar follows it.
+        response["HX-Push-Url"] = f"{reverse('console:stream', args=[stream.stream_id])}?version={version}"
+    return response
