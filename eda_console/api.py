@@ -19,6 +19,7 @@ from ninja import NinjaAPI, Schema
 from apps.accounts.api_auth import role_auth
 from apps.accounts.roles import user_is_operator, user_is_viewer
 from apps.api.bodies import JsonObjectParser, body_checked
+from apps.api.docs import LocalSwagger
 from apps.api.errors import api_error_handlers_install, api_path_view_wrap
 from apps.api.openapi import openapi_error_responses_add
 from apps.messaging.api_dead_letters import router as dead_letters_router
@@ -54,6 +55,7 @@ api = ConsoleApi(
     parser=JsonObjectParser(),
     openapi_url="/openapi.json",
     docs_url="/docs",
+    docs=LocalSwagger(),
 )
 api_error_handlers_install(api)
 api.add_decorator(body_checked)

@@ -195,4 +195,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # kafka-python logs every connection, metadata refresh and rebalance at INFO, which
+    # buries the run command's banner (URL and credentials) under chatter.
+    "loggers": {"kafka": {"level": env_str("KAFKA_LOG_LEVEL", "WARNING")}},
 }
