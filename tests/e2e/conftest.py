@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from eda_console.embedded import free_port, port_wait, process_stop, tansu_start
+from tests.e2e.accessibility import assert_accessible
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -229,6 +230,8 @@ class Watched:
     page: Page
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Confirm dialogs (hx-confirm) are dismissed unless a test says it answers yes.
+    accept_dialogs: bool = False
 
 
 def _watched(context: BrowserContext) -> Watched:
@@ -237,7 +240,10 @@ def _watched(context: BrowserContext) -> Watched:
 
     def on_dialog(dialog: Any) -> None:
         watched.dialogs.append(dialog.message)
-        dialog.dismiss()
+        if watched.accept_dialogs:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     page.on("dialog", on_dialog)
     page.on("pageerror", lambda error: watched.errors.append(str(error)))
@@ -284,3 +290,9 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+@pytest.fixture
+def axe_check() -> Callable[[Page], None]:
+    """``axe_check(page)``: fail on a serious or critical axe-core violation on the open page."""
+    return assert_accessible
