@@ -142,6 +142,29 @@ def tables_digest(*, tables: Iterable[type[Model]], using: str = "default") -> s
     return digest.hexdigest()
 
 
+def tables_fingerprint(*, tables: Iterable[type[Model]], using: str = "default") -> str:
+    """A sha256 over each table's row count and the sum of its rows' hashes: equal content, equal fingerprint.
+
+    For comparing a shadow with its live table before a swap, where :func:`tables_digest`
+    (a Python pass over every row, ~40 µs a row) would add minutes to a rebuild of
+    millions. On PostgreSQL each row is hashed in the database (its text form, 64 bits, in
+    one session, so both sides format values alike); the sum is order-free. Elsewhere it
+    is :func:`tables_digest`.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return tables_digest(tables=tables, using=using)
+    quote = connection.ops.quote_name
+    digest = hashlib.sha256()
+    with connection.cursor() as cursor:
+        for table in tables:
+            name = table._meta.db_table
+            cursor.execute(f"SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0) FROM {quote(name)} AS t")
+            count, total = cursor.fetchone()
+            digest.update(orjson.dumps([name.removesuffix("__shadow"), count, str(total)]))
+    return digest.hexdigest()
+
+
 def _canonical(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()

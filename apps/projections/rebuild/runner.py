@@ -46,7 +46,7 @@ from apps.projections.tables import (
     shadow_swap,
     shadow_tables_create,
     shadow_tables_drop,
-    tables_digest,
+    tables_fingerprint,
 )
 
 logger = logging.getLogger(__name__)
@@ -159,13 +159,13 @@ class _Run:
         """Record the shadow's content digest beside the live model's, for the operator to compare.
 
         Outside the swap's lock on purpose: hashing every row of a large read model twice
-        inside it would hold the live consumer for seconds. The live digest is of the model
+        inside it would hold the live consumer for a while. The live digest is of the model
         at its own checkpoint, kept beside it, so a live model that was behind explains a
         difference.
         """
-        shadow = tables_digest(tables=[shadow_model(model) for model in self.projector.models])
+        shadow = tables_fingerprint(tables=[shadow_model(model) for model in self.projector.models])
         live_position = projection_checkpoint_get(name=self.name).position
-        live = tables_digest(tables=self.projector.models)
+        live = tables_fingerprint(tables=self.projector.models)
         self.job.shadow_digest, self.job.live_digest = shadow, live
         self.job.digest_position, self.job.digest_live_position = self.position, live_position
         ProjectionRebuild.objects.filter(pk=self.job.pk).update(

@@ -11,7 +11,7 @@ from apps.accounts.models import AuditLog
 from apps.eventstore.types import RecordedEvent
 from apps.projections.live import projection_batch_handle
 from apps.projections.models import ProjectionCheckpoint, ProjectionRebuild, ProjectionStreamCursor
-from apps.projections.projectors import UnknownProjection
+from apps.projections.projectors import UnknownProjection, projector_get
 from apps.projections.rebuild import (
     RebuildAlreadyActive,
     RebuildNotCancellable,
@@ -20,6 +20,7 @@ from apps.projections.rebuild import (
     projection_rebuild_run,
 )
 from apps.projections.selectors import projection_digest
+from apps.projections.tables import tables_fingerprint
 from tests.integration.projections.conftest import (
     PROJECTION_NAMES,
     deliver_with_duplicates,
@@ -57,8 +58,9 @@ def test_rebuilt_model_has_the_digest_of_the_live_one_after_duplicates_and_repla
 
     assert job.status == "done", job.error
     assert projection_digest(name=name) == live_digest
-    # Compared before the swap, both shown on the projections page.
-    assert (job.shadow_digest, job.live_digest) == (live_digest, live_digest)
+    # Compared before the swap, both shown on the projections page: the same content as the model now live.
+    fingerprint = tables_fingerprint(tables=projector_get(name).models)
+    assert (job.shadow_digest, job.live_digest) == (fingerprint, fingerprint)
     assert job.digests_match and job.digest_position == traffic[-1].position
     checkpoint = ProjectionCheckpoint.objects.get(projection=name)
     assert checkpoint.generation == live_generation + 1
@@ -239,3 +241,16 @@ def test_a_job_whose_runner_died_no_longer_blocks_a_new_rebuild() -> None:
     orphan.refresh_from_db()
     assert (orphan.status, orphan.error) == ("failed", "abandoned: its runner stopped")
     assert fresh.status == "queued"
+
+
+def test_a_rebuild_whose_live_model_lags_shows_different_digests(traffic: list[RecordedEvent]) -> None:
+    # The live consumer applied only the first half: the shadow holds more than live.
+    half = traffic[: len(traffic) // 2]
+    deliver_with_duplicates("order_summary", half)
+
+    job = rebuild("order_summary")
+
+    assert job.status == "done", job.error
+    assert job.shadow_digest and job.live_digest and job.digests_match is False
+    assert job.digest_live_position is not None and job.digest_position is not None
+    assert job.digest_live_position < job.digest_position
