@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 
 from apps.messaging.lag.offsets import lag_clients_close
 from apps.messaging.producer import shared_producers_close
+from tests.integration.dead_letters.conftest import user_with_role
 from tests.integration.faults.conftest import CONSUMER_TIMINGS, REDIS_URL, faults_template  # noqa: F401
 from tests.support.stack import PipelineStack, default_database_use, pipeline_stack
 
@@ -59,3 +61,9 @@ def saga_stack(
         finally:
             lag_clients_close()
             shared_producers_close()
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    """An operator for the saga tests' failure rules (in pytest-django's database)."""
+    return user_with_role("opal", "operator")
