@@ -17,7 +17,7 @@ from apps.sagas.selectors import saga_condition, saga_detail
 from tests.support.stack import PipelineStack, wait_for
 
 CONTEXT = handlers.CommandContext(actor="saga-test")
-FINAL = {SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.STUCK, SagaStatus.FAILED}
+FINAL: set[str] = {SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.STUCK, SagaStatus.FAILED}
 
 
 def stock_add(sku: str, quantity: int) -> None:

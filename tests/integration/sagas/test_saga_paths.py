@@ -39,8 +39,9 @@ def test_a_placed_order_is_reserved_authorized_and_confirmed_as_one_causal_tree(
         assert event.causation_id in by_id, (event.event_type, event.causation_id)
         assert event.metadata["actor"] == "saga:order"
     payment = next(e for e in events if e.event_type == "PaymentAuthorized")
-    assert by_id[payment.causation_id].event_type == "StockReserved"
-    assert {by_id[e.causation_id].position for e in events if e.event_type == "StockReserved"} == {placed.position}
+    assert by_id[str(payment.causation_id)].event_type == "StockReserved"
+    reserved = [e for e in events if e.event_type == "StockReserved"]
+    assert {by_id[str(e.causation_id)].position for e in reserved} == {placed.position}
     assert saga.steps.get(name="authorize_payment").answer_event_type == "PaymentAuthorized"
 
 
