@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, User
 
 from apps.eventstore.store import correlation_read
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.dead_letters import failure_rule_create
+from apps.messaging.dead_letters import FailureRule, failure_rule_create
 from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
@@ -69,10 +69,10 @@ def stack_user(username: str, role: str) -> User:
     return user
 
 
-def participant_rule(*, participant: str, field: str, pattern: str, effect: str) -> None:
+def participant_rule(*, participant: str, field: str, pattern: str, effect: str) -> FailureRule:
     """A failure rule on a participant, made by an operator (as the API makes it)."""
     actor = User.objects.filter(username="rules-op").first() or stack_user("rules-op", "operator")
-    failure_rule_create(
+    rule = failure_rule_create(
         actor=actor,
         group_id=f"participant.{participant}",
         kind="field_regex",
@@ -81,3 +81,14 @@ def participant_rule(*, participant: str, field: str, pattern: str, effect: str)
         effect=effect,
     )
     failure_rules_forget()
+    return rule
+
+
+def stuck_saga_make(stack: PipelineStack, order_id: str) -> tuple[SagaInstance, FailureRule]:
+    """A saga stuck on a payment that never answers (the rule stays on; disable it to let payments through)."""
+    stock_add(f"sku-{order_id}", 10)
+    rule = participant_rule(participant="payment", field="order_id", pattern=f"^{order_id}$", effect="no_reply")
+    order_place((f"sku-{order_id}", 2, 150), order_id=order_id)
+    saga = saga_wait(stack, order_id)
+    assert saga.status == SagaStatus.STUCK, saga_condition(saga)
+    return saga, rule
