@@ -69,7 +69,7 @@ def stack_user(username: str, role: str) -> User:
     return user
 
 
-def participant_rule(*, participant: str, field: str, pattern: str, effect: str) -> FailureRule:
+def participant_rule(*, participant: str, field: str, pattern: str, effect: str, delay_ms: int = 0) -> FailureRule:
     """A failure rule on a participant, made by an operator (as the API makes it)."""
     actor = User.objects.filter(username="rules-op").first() or stack_user("rules-op", "operator")
     rule = failure_rule_create(
@@ -79,6 +79,7 @@ def participant_rule(*, participant: str, field: str, pattern: str, effect: str)
         field=field,
         pattern=pattern,
         effect=effect,
+        delay_ms=delay_ms,
     )
     failure_rules_forget()
     return rule

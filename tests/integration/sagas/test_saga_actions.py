@@ -137,7 +137,7 @@ def test_the_api_lists_details_previews_and_acts_with_409_and_403_where_due(saga
     stuck, _rule = stuck_saga_make(saga_stack, "o-api-1")
     other, _other_rule = stuck_saga_make(saga_stack, "o-api-2")
 
-    listed = as_viewer.get("/api/sagas", {"status": "stuck", "limit": 10})
+    listed = as_viewer.get("/api/sagas", {"status": "stuck", "limit": "10"})
     detail = as_viewer.get(f"/api/sagas/{stuck.pk}")
     preview = as_viewer.get(f"/api/sagas/{stuck.pk}/preview", {"action": "compensate"})
     refused = as_viewer.post(f"/api/sagas/{stuck.pk}/retry", content_type="application/json")
