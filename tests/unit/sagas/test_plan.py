@@ -90,7 +90,7 @@ def test_compensation_runs_in_reverse_refund_then_releases_then_cancel() -> None
     assert sent(releases.send) == [("release_stock", "a"), ("release_stock", "b")]
     assert sent(cancel.send) == [("cancel_order", ORDER)]
     assert cancel.send[0].command["fields"]["reason"] == refund.status_reason
-    assert (done.status, done.status_reason) == ("compensated", "r")
+    assert (done.status, done.status_reason, done.current_step) == ("compensated", "r", "confirm_order")
 
 
 def test_a_payment_without_any_answer_leaves_the_saga_stuck_not_compensated() -> None:
