@@ -188,6 +188,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 EVENTSTORE_CONFLICT_RETRIES = env_int("EVENTSTORE_CONFLICT_RETRIES", 3)
 
+# Saga participants: the payment gateway declines a payment above this many cents, as a
+# card network does with a per-payment limit.
+PAYMENT_GATEWAY_LIMIT_CENTS = env_int("PAYMENT_GATEWAY_LIMIT_CENTS", 1_000_000)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
