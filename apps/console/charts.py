@@ -281,11 +281,13 @@ def build_saga_timeline_figure(steps: Sequence[TimelineAttempt], *, now: dt.date
                 }
             )
         if step.status == "pending" and step.deadline_at is not None and step.deadline_at > now:
+            # A retry scheduled after its backoff has not started yet: its deadline counts from its start.
+            waiting_from = max(now, step.started_at)
             deadlines.append(
                 {
                     "y": row,
-                    "base": _iso(now),
-                    "x": _ms(now, step.deadline_at),
+                    "base": _iso(waiting_from),
+                    "x": _ms(waiting_from, step.deadline_at),
                     "hover": f"deadline {_iso(step.deadline_at)}",
                 }
             )

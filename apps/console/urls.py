@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.console.views import aggregates, consumers, live, overview, trace
+from apps.console.views import aggregates, consumers, live, overview, sagas, trace
 
 app_name = "console"
 
@@ -20,6 +20,11 @@ urlpatterns = [
     path("consumers/lag.json", consumers.lag_chart, name="lag-chart"),
     path("consumers/projections/<str:name>/rebuild", consumers.projection_rebuild, name="projection-rebuild"),
     path("consumers/rebuilds/<uuid:job_id>/cancel", consumers.rebuild_cancel, name="rebuild-cancel"),
+    path("sagas/", sagas.sagas, name="sagas"),
+    path("sagas/<uuid:saga_id>/", sagas.saga, name="saga"),
+    path("sagas/<uuid:saga_id>/timeline.json", sagas.saga_timeline, name="saga-timeline"),
+    path("sagas/<uuid:saga_id>/preview/<slug:action>", sagas.saga_preview, name="saga-preview"),
+    path("sagas/<uuid:saga_id>/<slug:action>", sagas.saga_action, name="saga-action"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=False), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
 ]
