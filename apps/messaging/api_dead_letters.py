@@ -33,6 +33,7 @@ from apps.messaging.dead_letters import (
     failure_rule_enable,
     poison_message_publish,
 )
+from apps.messaging.dead_letters.failure_rules import DELAY_MS_MAX
 from apps.messaging.dead_letters.selectors import (
     dead_letter_get,
     dead_letter_list,
@@ -169,12 +170,17 @@ class FailureRuleIn(StrictIn):
         "*",
         min_length=1,
         max_length=column_max_length(FailureRule, "group_id"),
-        description='A consumer group, or "*" for every group',
+        description='A consumer group, "*" for every group, or a participant: "participant.inventory", '
+        '"participant.payment"',
     )
     kind: Literal["field_regex", "probability"]
     field: Line = Field("customer_id", max_length=column_max_length(FailureRule, "field"))
     pattern: Line = Field("", max_length=column_max_length(FailureRule, "pattern"))
     probability: float = Field(0.0, ge=0.0, le=1.0, description="A JSON number from 0 to 1 (not a boolean)")
+    effect: Literal["fail", "reject", "no_reply", "delay"] = Field(
+        "fail", description="fail (any target); reject, no_reply or delay (a participant only)"
+    )
+    delay_ms: int = Field(0, ge=0, le=DELAY_MS_MAX, description="How late a delay rule answers (delay only)")
     enabled: bool = True
 
 
@@ -185,6 +191,8 @@ class FailureRuleOut(Schema):
     field: str
     pattern: str
     probability: float
+    effect: str
+    delay_ms: int
     enabled: bool
     created_by: str
     created_at: dt.datetime

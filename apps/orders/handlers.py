@@ -142,7 +142,7 @@ def reserve_stock(
     return _execute(
         StockItem,
         cmd.sku,
-        lambda s: s.reserve(cmd.sku, cmd.order_id, cmd.quantity),
+        lambda s: s.reserve(cmd.sku, cmd.order_id, cmd.quantity, reject_reason=cmd.reject_reason),
         cmd=cmd,
         ctx=ctx,
         must_exist=False,

@@ -2,16 +2,24 @@
 
 A saga step sends a command to a participant through :func:`participant_command_run`,
 which runs it through the order domain's own handler, so a saga's reservation or
-payment is the same event as one placed through the API.
+payment is the same event as one placed through the API. Inventory and the gateway
+can be made to misbehave by the operator's failure rules (target
+``participant.inventory`` / ``participant.payment``): ``fail`` raises
+:class:`InjectedFailure`, ``reject`` makes the domain refuse the command with a reason
+naming the rule (the same path a real shortage or decline takes), ``no_reply``
+swallows it, ``delay`` answers late.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
 from django.conf import settings
 
+from apps.messaging.dead_letters import FailureRuleEffect, InjectedFailure, ParticipantFault, participant_fault_find
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.orders.handlers import CommandContext, CommandResult
@@ -31,12 +39,7 @@ _PARTICIPANT_OF: dict[type, Participant] = {
 
 def _authorize_at_gateway_limit(cmd: cmds.AuthorizePayment, ctx: CommandContext) -> CommandResult:
     # The gateway's limit is this deployment's setting, whatever the sender put in the command.
-    limited = cmds.AuthorizePayment(
-        order_id=cmd.order_id,
-        amount_cents=cmd.amount_cents,
-        currency=cmd.currency,
-        limit_cents=settings.PAYMENT_GATEWAY_LIMIT_CENTS,
-    )
+    limited = dataclasses.replace(cmd, limit_cents=settings.PAYMENT_GATEWAY_LIMIT_CENTS)
     return handlers.authorize_payment(limited, ctx)
 
 
@@ -50,15 +53,49 @@ _HANDLER_OF: dict[type, Callable[[Any, CommandContext], CommandResult]] = {
 }
 
 
-def participant_command_run(*, participant: Participant, command: object, ctx: CommandContext) -> CommandResult | None:
-    """Run ``command`` at ``participant`` through the order domain's handler.
+def _refused(command: object, fault: ParticipantFault) -> object:
+    reason = f"failure rule {fault.rule_id}: {fault.description}"
+    if isinstance(command, cmds.ReserveStock):
+        return dataclasses.replace(command, reject_reason=reason)
+    if isinstance(command, cmds.AuthorizePayment):
+        return dataclasses.replace(command, decline_reason=reason)
+    raise AssertionError(f"{type(command).__name__} cannot be refused")  # participant_fault_find passed it over
 
-    Returns the handler's result (the events appended). Raises ``ValueError`` for a
-    command the participant does not answer.
+
+def _fault_find(participant: Participant, command: object) -> ParticipantFault | None:
+    if participant == "order":
+        return None
+    fields = {k: v for k, v in dataclasses.asdict(command).items() if k not in ("reject_reason", "decline_reason")}  # type: ignore[call-overload]
+    return participant_fault_find(
+        participant=participant,
+        command_type=type(command).__name__,
+        fields=fields,
+        can_reject=isinstance(command, cmds.ReserveStock | cmds.AuthorizePayment),
+    )
+
+
+def participant_command_run(*, participant: Participant, command: object, ctx: CommandContext) -> CommandResult | None:
+    """Run ``command`` at ``participant`` through the order domain's handler, under the failure rules.
+
+    Returns the handler's result (the events appended), or None when a ``no_reply`` rule
+    swallowed the command (nothing was appended: the sender's deadline will pass).
+    Raises :class:`InjectedFailure` under a ``fail`` rule, ``ValueError`` for a command
+    the participant does not answer.
     """
     expected = _PARTICIPANT_OF.get(type(command))
     if expected is None:
         raise ValueError(f"no participant answers {type(command).__name__}")
     if expected != participant:
         raise ValueError(f"{type(command).__name__} goes to {expected}, not {participant}")
+    fault = _fault_find(participant, command)
+    if fault is not None:
+        match fault.effect:
+            case FailureRuleEffect.FAIL:
+                raise InjectedFailure(rule_id=fault.rule_id, description=fault.description)
+            case FailureRuleEffect.NO_REPLY:
+                return None
+            case FailureRuleEffect.DELAY:
+                time.sleep(fault.delay_ms / 1000)
+            case FailureRuleEffect.REJECT:
+                command = _refused(command, fault)
     return _HANDLER_OF[type(command)](command, ctx)

@@ -18,8 +18,19 @@ from apps.messaging.dead_letters.failure_rules import (
     failure_rule_disable,
     failure_rule_enable,
 )
-from apps.messaging.dead_letters.fault_injection import failure_rule_check, failure_rules_wrap
-from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus, FailureRule, FailureRuleKind
+from apps.messaging.dead_letters.fault_injection import (
+    ParticipantFault,
+    failure_rule_check,
+    failure_rules_wrap,
+    participant_fault_find,
+)
+from apps.messaging.dead_letters.models import (
+    DeadLetter,
+    DeadLetterStatus,
+    FailureRule,
+    FailureRuleEffect,
+    FailureRuleKind,
+)
 from apps.messaging.dead_letters.poison import poison_message_publish
 from apps.messaging.dead_letters.recording import (
     dead_letter_park_behind,
@@ -43,8 +54,10 @@ __all__ = [
     "DeadLetterNotReplayable",
     "DeadLetterStatus",
     "FailureRule",
+    "FailureRuleEffect",
     "FailureRuleKind",
     "InjectedFailure",
+    "ParticipantFault",
     "ReplayResult",
     "ReplaySummary",
     "dead_letter_chains_release",
@@ -63,5 +76,6 @@ __all__ = [
     "failure_rule_disable",
     "failure_rule_enable",
     "failure_rules_wrap",
+    "participant_fault_find",
     "poison_message_publish",
 ]

@@ -9,7 +9,25 @@ from django.core.exceptions import ValidationError
 from apps.accounts.operator_actions import operator_action
 from apps.accounts.services import Actor
 from apps.messaging.dead_letters.fault_injection import failure_rules_forget
-from apps.messaging.dead_letters.models import FailureRule, FailureRuleKind
+from apps.messaging.dead_letters.models import FailureRule, FailureRuleEffect, FailureRuleKind
+
+# A delay longer than this would outlast any step's deadline many times over: a typo, not a fault.
+DELAY_MS_MAX = 600_000
+
+
+def _effect_validate(*, group_id: str, effect: str, delay_ms: int) -> None:
+    if effect not in FailureRuleEffect.values:
+        raise ValidationError(f"effect must be one of {FailureRuleEffect.values}, got {effect!r}")
+    # A consumer has no answer to withhold or falsify: it can only fail an event.
+    if effect != FailureRuleEffect.FAIL and group_id not in FailureRule.PARTICIPANT_TARGETS:
+        raise ValidationError(
+            f"effect {effect!r} needs a participant target ({', '.join(FailureRule.PARTICIPANT_TARGETS)}), "
+            f"not {group_id!r}"
+        )
+    if effect == FailureRuleEffect.DELAY and not 0 < delay_ms <= DELAY_MS_MAX:
+        raise ValidationError(f"a delay rule needs delay_ms between 1 and {DELAY_MS_MAX}, got {delay_ms}")
+    if effect != FailureRuleEffect.DELAY and delay_ms:
+        raise ValidationError(f"delay_ms is for a delay rule only, got {delay_ms} with effect {effect!r}")
 
 
 def _rule_validate(*, kind: str, field: str, pattern: str, probability: float) -> None:
@@ -34,27 +52,38 @@ def failure_rule_create(
     field: str = "customer_id",
     pattern: str = "",
     probability: float = 0.0,
+    effect: str = FailureRuleEffect.FAIL,
+    delay_ms: int = 0,
     enabled: bool = True,
 ) -> FailureRule:
-    """Create a failure rule (operator only, audited). Raises ValidationError on a bad rule."""
+    """Create a failure rule (operator only, audited). Raises ValidationError on a bad rule.
+
+    ``group_id`` is a consumer group, ``*``, or a participant (``participant.inventory``,
+    ``participant.payment``); only a participant rule may have an ``effect`` other than ``fail``.
+    """
     parameters = {
         "group_id": group_id,
         "kind": kind,
         "field": field,
         "pattern": pattern,
         "probability": probability,
+        "effect": effect,
+        "delay_ms": delay_ms,
         "enabled": enabled,
     }
     with operator_action(
         actor=actor, action="failure_rule.create", target=f"group:{group_id}", parameters=parameters
     ) as act:
         _rule_validate(kind=kind, field=field, pattern=pattern, probability=probability)
+        _effect_validate(group_id=group_id, effect=effect, delay_ms=delay_ms)
         rule = FailureRule.objects.create(
             group_id=group_id,
             kind=kind,
             field=field if kind == FailureRuleKind.FIELD_REGEX else "",
             pattern=pattern if kind == FailureRuleKind.FIELD_REGEX else "",
             probability=probability if kind == FailureRuleKind.PROBABILITY else 0.0,
+            effect=effect,
+            delay_ms=delay_ms,
             enabled=enabled,
             created_by=act.actor_name,
         )

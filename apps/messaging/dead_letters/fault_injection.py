@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.errors import InjectedFailure
-from apps.messaging.dead_letters.models import FailureRule, FailureRuleKind
+from apps.messaging.dead_letters.models import FailureRule, FailureRuleEffect, FailureRuleKind
 from apps.messaging.registry import ConsumerSpec
 
 
@@ -31,6 +32,18 @@ class _ActiveRule:
     field: str
     regex: re.Pattern[str] | None
     probability: float
+    effect: str
+    delay_ms: int
+    description: str
+
+
+@dataclass(frozen=True)
+class ParticipantFault:
+    """What an enabled rule makes a participant do with one command."""
+
+    rule_id: int
+    effect: str
+    delay_ms: int
     description: str
 
 
@@ -56,6 +69,8 @@ def _active_rules() -> list[_ActiveRule]:
             field=rule.field,
             regex=re.compile(rule.pattern) if rule.kind == FailureRuleKind.FIELD_REGEX else None,
             probability=rule.probability,
+            effect=rule.effect,
+            delay_ms=rule.delay_ms,
             description=rule.describe(),
         )
         for rule in FailureRule.objects.filter(enabled=True).order_by("id")
@@ -70,13 +85,50 @@ def event_share(*, group_id: str, position: int) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+def _field_matches(rule: _ActiveRule, data: Mapping[str, object]) -> bool:
+    value = data.get(rule.field)
+    return value is not None and rule.regex is not None and rule.regex.search(str(value)) is not None
+
+
 def _matches(rule: _ActiveRule, group_id: str, event: RecordedEvent) -> bool:
     if rule.group_id not in (FailureRule.ANY_GROUP, group_id):
         return False
     if rule.kind == FailureRuleKind.PROBABILITY:
         return event_share(group_id=group_id, position=event.position) < rule.probability
-    value = event.data.get(rule.field)
-    return value is not None and rule.regex is not None and rule.regex.search(str(value)) is not None
+    return _field_matches(rule, event.data)
+
+
+def command_share(*, target: str, command_type: str, fields: Mapping[str, object]) -> float:
+    """A number in [0, 1) fixed by the target and the command, so every retry of it meets the same rule."""
+    key = f"{target}:{command_type}:{json.dumps(fields, sort_keys=True, default=str)}"
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def participant_fault_find(
+    *, participant: str, command_type: str, fields: Mapping[str, object], can_reject: bool
+) -> ParticipantFault | None:
+    """The fault the first matching enabled rule for ``participant.<participant>`` puts on this command.
+
+    A ``reject`` rule is passed over for a command that cannot be answered negatively
+    (``can_reject`` false: a release or a refund), so a later rule may still match it.
+    A ``*`` rule is for consumer groups only; participants answer to their own target.
+    """
+    target = f"participant.{participant}"
+    for rule in _active_rules():
+        if rule.group_id != target:
+            continue
+        if rule.effect == FailureRuleEffect.REJECT and not can_reject:
+            continue
+        if rule.kind == FailureRuleKind.PROBABILITY:
+            matched = command_share(target=target, command_type=command_type, fields=fields) < rule.probability
+        else:
+            matched = _field_matches(rule, fields)
+        if matched:
+            return ParticipantFault(
+                rule_id=rule.id, effect=rule.effect, delay_ms=rule.delay_ms, description=rule.description
+            )
+    return None
 
 
 def failure_rule_check(*, group_id: str, event: RecordedEvent) -> None:

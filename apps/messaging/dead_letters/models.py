@@ -88,21 +88,34 @@ class FailureRuleKind(models.TextChoices):
     PROBABILITY = "probability", "with probability p"
 
 
-class FailureRule(models.Model):
-    """An operator-controlled fault: make a consumer group fail on matching events.
+class FailureRuleEffect(models.TextChoices):
+    FAIL = "fail", "fail (raise)"
+    REJECT = "reject", "answer negatively"
+    NO_REPLY = "no_reply", "swallow the command"
+    DELAY = "delay", "answer late"
 
-    ``field_regex`` fails events whose ``data[field]`` matches ``pattern`` (re.search);
-    ``probability`` fails a deterministic share ``probability`` of events, decided by the
-    event's position and the group, so a replay under the same rule fails again.
+
+class FailureRule(models.Model):
+    """An operator-controlled fault: make a consumer group, or a saga participant, misbehave.
+
+    The target (``group_id``) is a consumer group, ``*`` for every group, or a participant
+    (``participant.inventory``, ``participant.payment``). ``field_regex`` matches events (or
+    commands) whose ``data[field]`` matches ``pattern`` (re.search); ``probability`` matches a
+    deterministic share ``probability`` of them, so a replay or a retry under the same rule
+    meets the same fault. A consumer can only ``fail``; a participant may also ``reject``,
+    give ``no_reply`` or ``delay`` its answer by ``delay_ms``.
     """
 
     ANY_GROUP = "*"
+    PARTICIPANT_TARGETS = ("participant.inventory", "participant.payment")
 
     group_id = models.CharField(max_length=200, default=ANY_GROUP)
     kind = models.CharField(max_length=20, choices=FailureRuleKind.choices)
     field = models.CharField(max_length=100, blank=True, default="customer_id")
     pattern = models.CharField(max_length=500, blank=True)
     probability = models.FloatField(default=0.0)
+    effect = models.CharField(max_length=20, choices=FailureRuleEffect.choices, default=FailureRuleEffect.FAIL)
+    delay_ms = models.PositiveIntegerField(default=0)
     enabled = models.BooleanField(default=True)
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -117,6 +130,12 @@ class FailureRule(models.Model):
 
     def describe(self) -> str:
         state = "on" if self.enabled else "off"
+        verb = {
+            FailureRuleEffect.FAIL: "fails",
+            FailureRuleEffect.REJECT: "rejects",
+            FailureRuleEffect.NO_REPLY: "does not reply",
+            FailureRuleEffect.DELAY: f"answers {self.delay_ms} ms late",
+        }.get(FailureRuleEffect(self.effect), "fails")
         if self.kind == FailureRuleKind.FIELD_REGEX:
-            return f"{self.group_id} fails when {self.field} ~ /{self.pattern}/ ({state})"
-        return f"{self.group_id} fails with p={self.probability:g} ({state})"
+            return f"{self.group_id} {verb} when {self.field} ~ /{self.pattern}/ ({state})"
+        return f"{self.group_id} {verb} with p={self.probability:g} ({state})"

@@ -53,6 +53,9 @@ class ReserveStock:
     sku: str
     order_id: str
     quantity: int
+    # Set when inventory must refuse whatever the stock (an operator's failure rule): the
+    # refusal is recorded as any other, with this reason.
+    reject_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class AuthorizePayment:
     currency: str
     # Payments above this limit are declined; a stand-in for the card network's answer.
     limit_cents: int = 1_000_000
+    # Set when the gateway declines whatever the amount (an operator's failure rule).
+    decline_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,8 @@ class StockReservationRejected(DomainEvent):
     order_id: str
     quantity: int
     available: int
+    # In words: "<quantity> requested, <available> available", or the rule that forced it.
+    reason: str
 
 
 @dataclass(frozen=True)

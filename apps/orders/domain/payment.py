@@ -32,13 +32,13 @@ class Payment(Aggregate):
             raise InvalidCommand(f"amount must be >= 0, got {cmd.amount_cents}")
         if self.status is not PaymentStatus.NONE:
             return
-        if cmd.amount_cents > cmd.limit_cents:
+        if cmd.decline_reason is not None or cmd.amount_cents > cmd.limit_cents:
             self.record(
                 ev.PaymentDeclined(
                     order_id=cmd.order_id,
                     amount_cents=cmd.amount_cents,
                     currency=cmd.currency,
-                    reason=f"amount over the limit of {cmd.limit_cents}",
+                    reason=cmd.decline_reason or f"amount over the limit of {cmd.limit_cents}",
                 )
             )
             return

@@ -25,14 +25,17 @@ class StockItem(Aggregate):
             raise InvalidCommand(f"quantity must be > 0, got {quantity}")
         self.record(ev.StockAdded(sku=sku, quantity=quantity))
 
-    def reserve(self, sku: str, order_id: str, quantity: int) -> None:
+    def reserve(self, sku: str, order_id: str, quantity: int, *, reject_reason: str | None = None) -> None:
         if quantity <= 0:
             raise InvalidCommand(f"quantity must be > 0, got {quantity}")
         if order_id in self.reservations:
             return
-        if quantity > self.available:
+        if reject_reason is not None or quantity > self.available:
+            reason = reject_reason or f"{quantity} requested, {self.available} available"
             self.record(
-                ev.StockReservationRejected(sku=sku, order_id=order_id, quantity=quantity, available=self.available)
+                ev.StockReservationRejected(
+                    sku=sku, order_id=order_id, quantity=quantity, available=self.available, reason=reason
+                )
             )
             return
         self.record(ev.StockReserved(sku=sku, order_id=order_id, quantity=quantity))

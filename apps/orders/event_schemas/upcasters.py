@@ -16,3 +16,9 @@ def order_placed_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
         "currency": "EUR",
         "lines": data["lines"],
     }
+
+
+@upcaster("StockReservationRejected", from_version=1)
+def stock_reservation_rejected_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Before v2 the only reason to reject was a shortage, which the event's own numbers state.
+    return {**data, "reason": f"{data['quantity']} requested, {data['available']} available"}

@@ -24,7 +24,9 @@ DOMAIN_EVENTS: dict[str, ev.DomainEvent] = {
         ev.OrderShipped(order_id="order-1"),
         ev.StockAdded(sku="sku-1", quantity=10),
         ev.StockReserved(sku="sku-1", order_id="order-1", quantity=2),
-        ev.StockReservationRejected(sku="sku-1", order_id="order-2", quantity=20, available=8),
+        ev.StockReservationRejected(
+            sku="sku-1", order_id="order-2", quantity=20, available=8, reason="20 requested, 8 available"
+        ),
         ev.StockReleased(sku="sku-1", order_id="order-1", quantity=2),
         ev.PaymentAuthorized(order_id="order-1", amount_cents=2500, currency="USD"),
         ev.PaymentDeclined(order_id="order-2", amount_cents=2_000_000, currency="USD", reason="over the limit"),

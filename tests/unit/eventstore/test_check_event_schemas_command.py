@@ -17,6 +17,7 @@ def test_the_repository_catalogue_passes() -> None:
     out = StringIO()
     call_command("check_event_schemas", stdout=out)
     assert "ok: OrderPlaced v1 -> v2" in out.getvalue()
+    assert "ok: StockReservationRejected v1 -> v2" in out.getvalue()
     assert "12 event types" in out.getvalue()
 
 
@@ -32,7 +33,7 @@ def _copy_with_v3(tmp_path: Path, new_field: dict[str, object]) -> Path:
 def test_a_v3_with_a_required_field_without_default_is_refused(tmp_path: Path) -> None:
     root = _copy_with_v3(tmp_path, {"name": "channel", "type": "string"})
     out = StringIO()
-    with pytest.raises(CommandError, match="1 of 2 schema version steps are incompatible"):
+    with pytest.raises(CommandError, match="1 of 3 schema version steps are incompatible"):
         call_command("check_event_schemas", schemas_dir=root, stdout=out)
     assert "refused: OrderPlaced v2 -> v3: field 'channel' is new and has no default" in out.getvalue()
 

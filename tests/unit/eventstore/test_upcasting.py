@@ -19,6 +19,14 @@ def test_order_placed_v1_is_read_as_v2_in_euros() -> None:
     schema_validate(event_type="OrderPlaced", schema_version=2, data=data)
 
 
+def test_a_stock_rejection_v1_is_read_as_v2_with_the_shortage_in_words() -> None:
+    v1 = {"sku": "sku-1", "order_id": "order-2", "quantity": 20, "available": 8}
+    version, data = event_upcast(event_type="StockReservationRejected", schema_version=1, data=v1)
+    assert version == 2
+    assert data == v1 | {"reason": "20 requested, 8 available"}
+    schema_validate(event_type="StockReservationRejected", schema_version=2, data=data)
+
+
 def test_upcasting_does_not_modify_the_stored_data() -> None:
     stored = order_placed_v1()
     event_upcast(event_type="OrderPlaced", schema_version=1, data=stored)

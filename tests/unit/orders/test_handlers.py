@@ -175,6 +175,7 @@ def test_stock_is_reserved_once_per_order_and_refused_beyond_what_is_available(
         "order_id": "o2",
         "quantity": 4,
         "available": 3,
+        "reason": "4 requested, 3 available",
     }
 
 

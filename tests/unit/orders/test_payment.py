@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from apps.orders.domain import events as ev
@@ -87,3 +89,14 @@ def test_only_an_authorized_payment_can_be_refunded(history: tuple[ev.DomainEven
 def test_replay_restores_amount_and_currency() -> None:
     payment = _payment(AUTHORIZED)
     assert (payment.order_id, payment.amount_cents, payment.currency, payment.version) == ("order-1", 2500, "EUR", 1)
+
+
+def test_a_forced_decline_is_recorded_with_its_reason_even_under_the_limit() -> None:
+    payment = Payment()
+    payment.authorize(
+        dataclasses.replace(_authorize(amount=100, limit=5000), decline_reason="failure rule 3: declined")
+    )
+    assert payment.pending == [
+        ev.PaymentDeclined(order_id="order-1", amount_cents=100, currency="EUR", reason="failure rule 3: declined")
+    ]
+    assert payment.status is PaymentStatus.DECLINED

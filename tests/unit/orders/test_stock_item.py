@@ -50,14 +50,22 @@ def test_the_whole_stock_can_be_reserved() -> None:
 def test_a_reservation_beyond_what_is_available_is_rejected_and_stock_stays_non_negative() -> None:
     item = _stock(ADDED_10, ev.StockReserved(sku="sku-1", order_id="order-1", quantity=7))
     item.reserve("sku-1", "order-2", 4)
-    assert item.pending == [ev.StockReservationRejected(sku="sku-1", order_id="order-2", quantity=4, available=3)]
+    assert item.pending == [
+        ev.StockReservationRejected(
+            sku="sku-1", order_id="order-2", quantity=4, available=3, reason="4 requested, 3 available"
+        )
+    ]
     assert item.available == 3
 
 
 def test_reserving_unknown_stock_is_rejected() -> None:
     item = StockItem()
     item.reserve("sku-new", "order-1", 1)
-    assert item.pending == [ev.StockReservationRejected(sku="sku-new", order_id="order-1", quantity=1, available=0)]
+    assert item.pending == [
+        ev.StockReservationRejected(
+            sku="sku-new", order_id="order-1", quantity=1, available=0, reason="1 requested, 0 available"
+        )
+    ]
 
 
 def test_reserving_twice_for_the_same_order_is_a_no_op() -> None:
@@ -69,7 +77,12 @@ def test_reserving_twice_for_the_same_order_is_a_no_op() -> None:
 
 
 def test_a_rejected_order_can_reserve_once_stock_arrives() -> None:
-    item = _stock(ev.StockReservationRejected(sku="sku-1", order_id="order-1", quantity=5, available=0), ADDED_10)
+    item = _stock(
+        ev.StockReservationRejected(
+            sku="sku-1", order_id="order-1", quantity=5, available=0, reason="5 requested, 0 available"
+        ),
+        ADDED_10,
+    )
     item.reserve("sku-1", "order-1", 5)
     assert item.pending == [ev.StockReserved(sku="sku-1", order_id="order-1", quantity=5)]
 
@@ -111,3 +124,13 @@ def test_no_sequence_of_commands_makes_stock_negative() -> None:
         assert sum(item.reservations.values()) <= item.on_hand
     rebuilt = _stock(*item.pending)
     assert (rebuilt.on_hand, rebuilt.reservations) == (item.on_hand, item.reservations)
+
+
+def test_a_forced_rejection_is_recorded_with_its_reason_even_when_stock_would_cover_it() -> None:
+    item = _stock(ADDED_10)
+    item.reserve("sku-1", "order-1", 2, reject_reason="failure rule 7: inventory rejects")
+    assert item.pending == [
+        ev.StockReservationRejected(
+            sku="sku-1", order_id="order-1", quantity=2, available=10, reason="failure rule 7: inventory rejects"
+        )
+    ]
