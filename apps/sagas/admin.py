@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -46,10 +47,23 @@ _ATTEMPT_FIELDS = [
 ]
 
 
+_INLINE_FIELDS = (
+    "name",
+    "target",
+    "kind",
+    "attempt",
+    "status",
+    "wait_before_ms",
+    "started_at",
+    "finished_at",
+    "outcome",
+)
+
+
 class SagaStepInline(admin.TabularInline):
     model = SagaStep
-    fields = ["name", "target", "kind", "attempt", "status", "wait_before_ms", "started_at", "finished_at", "outcome"]
-    readonly_fields = fields
+    fields = _INLINE_FIELDS
+    readonly_fields = _INLINE_FIELDS
     extra = 0
     can_delete = False
     show_change_link = True
@@ -100,7 +114,7 @@ class SagaInstanceAdmin(admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
     ordering = ["-started_at"]
-    readonly_fields = [
+    readonly_fields = (
         "id",
         "saga_type",
         "order_id",
@@ -115,7 +129,7 @@ class SagaInstanceAdmin(admin.ModelAdmin):
         "updated_at",
         "ended_at",
         "in_console",
-    ]
+    )
     fields = readonly_fields
     inlines = [SagaStepInline]
     actions = ["retry_sagas", "resume_sagas", "compensate_sagas"]
@@ -167,7 +181,7 @@ class SagaInstanceAdmin(admin.ModelAdmin):
             "title": "Compensate sagas: why?",
             "sagas": queryset,
             "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "missing_reason": bool(request.POST.get("apply")),
         }
         return TemplateResponse(request, "admin/sagas/compensate.html", context)
@@ -182,7 +196,7 @@ class SagaStepAdmin(admin.ModelAdmin):
     list_per_page = 100
     show_full_result_count = False
     ordering = ["-started_at"]
-    readonly_fields = ["saga_link", *_ATTEMPT_FIELDS, "sequence", "answer_event_id"]
+    readonly_fields = ("saga_link", *_ATTEMPT_FIELDS, "sequence", "answer_event_id")
     fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -13,9 +13,8 @@ from apps.console.charts import build_saga_timeline_figure, figure_json
 from apps.eventstore.store import correlation_read
 from apps.sagas.models import SagaInstance, SagaStep
 from apps.sagas.selectors import saga_condition, saga_detail
-from apps.sagas.services import saga_action_preview
+from apps.sagas.services import SAGA_ACTIONS, saga_action_preview
 
-SAGA_ACTIONS = ("retry", "resume", "compensate")
 SAGA_ACTION_LABELS = {"retry": "Retry step", "resume": "Resume", "compensate": "Compensate"}
 
 

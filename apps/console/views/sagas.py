@@ -11,12 +11,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.console.permissions import operator_required, viewer_required
 from apps.console.push_renderers import push_socket_url
-from apps.console.selectors.sagas import SAGA_ACTION_LABELS, SAGA_ACTIONS, saga_page_context
+from apps.console.selectors.sagas import SAGA_ACTION_LABELS, saga_page_context
 from apps.console.views.common import int_param, page_context, text_param
 from apps.messaging.push import SAGAS_GROUP
 from apps.sagas.models import SagaInstance, SagaStatus
 from apps.sagas.selectors import saga_list, saga_status_counts
 from apps.sagas.services import (
+    SAGA_ACTIONS,
+    SagaAction,
     SagaActionNotApplicable,
     saga_action_preview,
     saga_compensate,
@@ -94,10 +96,11 @@ def saga_timeline(request: HttpRequest, saga_id: uuid.UUID) -> HttpResponse:
     return HttpResponse(str(figure), content_type="application/json")
 
 
-def _action_checked(action: str) -> str:
-    if action not in SAGA_ACTIONS:
-        raise Http404("no such saga action")
-    return action
+def _action_checked(action: str) -> SagaAction:
+    for known in SAGA_ACTIONS:
+        if action == known:
+            return known
+    raise Http404("no such saga action")
 
 
 @require_GET
@@ -138,5 +141,5 @@ def saga_action(request: HttpRequest, saga_id: uuid.UUID, action: str) -> HttpRe
 def _action_response(request: HttpRequest, saga_id: uuid.UUID, message: str, status: int) -> HttpResponse:
     """The saga's live parts as they are after the action (or its refusal), with the message above them."""
     context = _saga_context(request, saga_id)
-    context.update(message=message, message_error=status >= 400)
+    context.update(message=message, message_error=status >= 400, oob=True)
     return render(request, "console/saga.html#action-result", context, status=status)

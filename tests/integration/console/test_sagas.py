@@ -214,3 +214,22 @@ def test_a_saga_change_is_pushed_as_the_page_parts_only_to_the_page_of_that_saga
     assert frame.count('hx-swap-oob="true"') == 4
     assert "stuck: payment outcome unknown after 3 attempts" in frame
     assert push_frame_render(message=message, viewer=elsewhere) == ""  # type: ignore[arg-type]
+
+
+def test_retry_from_the_page_sends_the_previewed_command_once_and_is_audited(operator_client: Client) -> None:
+    saga = _stuck()
+    preview = operator_client.get(f"/sagas/{saga.id}/preview/retry").content.decode()
+    assert "send 1 command" in preview
+
+    response = operator_client.post(f"/sagas/{saga.id}/retry", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Retry step: 1 command sent; the saga is running." in html
+    assert 'id="saga-steps" hx-swap-oob="true"' in html
+    new = saga.steps.order_by("-pk").first()
+    assert new is not None and (new.name, new.attempt, new.status) == ("authorize_payment", 4, "pending")
+    assert AuditLog.objects.filter(action="saga.retry", target=f"saga:{saga.id}", outcome="ok").count() == 1
+    again = operator_client.post(f"/sagas/{saga.id}/retry", HTTP_HX_REQUEST="true")
+    assert again.status_code == 409
+    assert saga.steps.filter(status="pending").count() == 1

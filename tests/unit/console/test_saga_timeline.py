@@ -15,7 +15,7 @@ def at(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Attempt:
     name: str
     target: str
