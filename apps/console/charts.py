@@ -182,12 +182,13 @@ _COMPENSATION_FAILED = "#6d28d9"
 _WAIT_COLOUR = "#cbd5e1"
 
 
-def _timeline_row(attempt: TimelineAttempt) -> str:
-    label = f"{attempt.name} · {attempt.target}" if attempt.target else attempt.name
+def _timeline_row(attempt: TimelineAttempt, subject: str) -> str:
+    # A step on the saga's own order needs no target: the page already names the order.
+    label = f"{attempt.name} · {attempt.target}" if attempt.target not in ("", subject) else attempt.name
     return _text(("↺ " if attempt.kind == "compensation" else "") + label)
 
 
-def _timeline_rows(attempts: Sequence[TimelineAttempt]) -> list[str]:
+def _timeline_rows(attempts: Sequence[TimelineAttempt], subject: str) -> list[str]:
     """Rows top to bottom: actions in plan order, each compensation right under the action it undoes."""
     actions = sorted((a for a in attempts if a.kind != "compensation"), key=lambda a: (a.sequence, a.started_at))
     undoing: dict[tuple[str, str], list[TimelineAttempt]] = defaultdict(list)
@@ -198,8 +199,8 @@ def _timeline_rows(attempts: Sequence[TimelineAttempt]) -> list[str]:
         (undoing[key] if key in action_keys else orphans).append(attempt)
     rows: list[str] = []
     for attempt in [*actions, *orphans]:
-        for row in [_timeline_row(attempt)] + [
-            _timeline_row(c) for c in undoing.pop((attempt.name, attempt.target), [])
+        for row in [_timeline_row(attempt, subject)] + [
+            _timeline_row(c, subject) for c in undoing.pop((attempt.name, attempt.target), [])
         ]:
             if row not in rows:
                 rows.append(row)
@@ -242,18 +243,21 @@ def _bars(name: str, bars: list[dict[str, Any]], **style: Any) -> dict[str, Any]
     }
 
 
-def build_saga_timeline_figure(steps: Sequence[TimelineAttempt], *, now: dt.datetime | None = None) -> go.Figure:
+def build_saga_timeline_figure(
+    steps: Sequence[TimelineAttempt], *, now: dt.datetime | None = None, subject: str = ""
+) -> go.Figure:
     """A saga's every attempt on a time axis: a bar per attempt, the wait before it, compensations under their step.
 
     A pending attempt is drawn up to ``now`` and its deadline as a faint bar beyond; each
     compensation gets its own row right under the action it undoes, in its own colour.
+    A row's label names the step and its target, unless the target is ``subject`` (the order).
     """
     now = now or dt.datetime.now(dt.UTC)
     attempts: list[dict[str, Any]] = []
     waits: list[dict[str, Any]] = []
     deadlines: list[dict[str, Any]] = []
     for step in steps:
-        row = _timeline_row(step)
+        row = _timeline_row(step, subject)
         end = _bar_end(step, now)
         outcome = step.outcome or step.status.replace("_", " ")
         hover = (
@@ -291,7 +295,7 @@ def build_saga_timeline_figure(steps: Sequence[TimelineAttempt], *, now: dt.date
                     "hover": f"deadline {_iso(step.deadline_at)}",
                 }
             )
-    rows = _timeline_rows(steps)
+    rows = _timeline_rows(steps, subject)
     traces = [
         _bars(
             "wait", waits, width=0.22, marker={"color": _WAIT_COLOUR, "pattern": {"shape": "/", "fgcolor": "#64748b"}}

@@ -57,7 +57,11 @@ def test_a_declined_payments_saga_shows_its_compensation_on_the_timeline(stack: 
     expect(page.locator('tr.attempt-row[data-step="authorize_payment"]')).to_have_attribute("data-status", "rejected")
     expect(page.locator('tr.attempt-row.kind-compensation[data-step="release_stock"]')).to_have_count(1)
     expect(page.locator(TIMELINE)).to_have_attribute("data-rendered", "1")
-    labels = page.locator(f"{TIMELINE} .ytick text").all_inner_texts()
+    # Rows as drawn, top to bottom (the DOM holds the ticks in the axis' own order).
+    labels = page.locator(f"{TIMELINE} .ytick text").evaluate_all(
+        "ticks => ticks.map(t => [t.getBoundingClientRect().top, t.textContent])"
+        ".sort((a, b) => a[0] - b[0]).map(t => t[1])"
+    )
     reserve, release = f"reserve_stock · {placed['sku']}", f"↺ release_stock · {placed['sku']}"
     assert release in labels and labels.index(release) == labels.index(reserve) + 1, labels
     expect(page.locator(f"{TIMELINE} .bars path").first).to_be_visible()
@@ -92,6 +96,8 @@ def test_retry_on_a_stuck_saga_completes_it_after_its_no_reply_rule_is_switched_
     expect(page.locator("#saga-condition")).to_contain_text("stuck")
     timed_out = page.locator('tr.attempt-row[data-step="authorize_payment"][data-status="timed_out"]')
     assert timed_out.count() >= 2, "the unanswered payment was not tried again before the saga stopped"
+    expect(page.locator(TIMELINE)).to_have_attribute("data-rendered", "1")
+    screenshot(page, "saga-stuck")
 
     page.click('[data-action="retry"]')
     confirm = page.locator('[data-confirm="retry"]')

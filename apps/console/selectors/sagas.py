@@ -67,6 +67,6 @@ def saga_page_context(*, saga_id: uuid.UUID, is_operator: bool) -> dict[str, Any
         "saga": saga,
         "condition": saga_condition(saga, now=now),
         "attempts": _attempt_rows(saga, steps, now),
-        "timeline_figure": figure_json(build_saga_timeline_figure(steps, now=now)),
+        "timeline_figure": figure_json(build_saga_timeline_figure(steps, now=now, subject=saga.order_id)),
         "actions": saga_actions_applicable(saga_id=saga.id) if is_operator else [],
     }

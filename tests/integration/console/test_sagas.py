@@ -233,3 +233,14 @@ def test_retry_from_the_page_sends_the_previewed_command_once_and_is_audited(ope
     again = operator_client.post(f"/sagas/{saga.id}/retry", HTTP_HX_REQUEST="true")
     assert again.status_code == 409
     assert saga.steps.filter(status="pending").count() == 1
+
+
+def test_the_overview_counts_sagas_by_outcome_and_links_each_to_the_list(viewer_client: Client) -> None:
+    _declined(), _stuck(), _completed()
+
+    html = viewer_client.get("/").content.decode()
+
+    tile = html.split('class="tile tile-sagas')[1].split("</ul>")[0]
+    assert 'href="/sagas/?status=stuck" data-status="stuck"><span class="outcome-count">1</span> stuck' in tile
+    assert '<span class="outcome-count">0</span> running' in tile
+    assert "tile-bad" in html.split('class="tile tile-sagas')[1][:20]

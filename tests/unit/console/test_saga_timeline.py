@@ -106,6 +106,14 @@ def test_names_from_the_store_are_escaped_for_plotly_labels() -> None:
     assert list(figure.layout.yaxis.categoryarray) == ["reserve_stock · &lt;b&gt;sku&lt;/b&gt;"]
 
 
+def test_a_step_on_the_sagas_own_order_is_labelled_by_its_name_alone() -> None:
+    figure = build_saga_timeline_figure(DECLINED_SAGA, now=at(10), subject="o-1")
+
+    rows = list(figure.layout.yaxis.categoryarray)
+    assert "authorize_payment" in rows and "↺ cancel_order" in rows
+    assert "reserve_stock · sku-1" in rows
+
+
 def test_a_saga_without_steps_says_so() -> None:
     figure = build_saga_timeline_figure([], now=at(0))
 
