@@ -76,3 +76,4 @@ api.add_router("/", orders_router)
 api.add_router("/", dead_letters_router)  # /dead-letters, /failure-rules, /poison-messages
 api.add_router("/", "apps.projections.api.router")  # /projections, /projections/rebuilds
 api.add_router("/", "apps.messaging.api_consumers.router")  # /consumers
+api.add_router("/", "apps.sagas.api.router")  # /sagas

@@ -192,6 +192,21 @@ EVENTSTORE_CONFLICT_RETRIES = env_int("EVENTSTORE_CONFLICT_RETRIES", 3)
 # card network does with a per-payment limit.
 PAYMENT_GATEWAY_LIMIT_CENTS = env_int("PAYMENT_GATEWAY_LIMIT_CENTS", 1_000_000)
 
+# The order saga (apps.sagas): a step attempt unanswered this long is timed out and tried
+# again after a backoff (base, doubled per attempt, capped), up to the max attempts; then
+# the saga compensates, or stops as stuck where compensating is not safe. The beat task
+# that finds overdue attempts runs this often.
+SAGA_STEP_TIMEOUT_SECONDS = env_float("SAGA_STEP_TIMEOUT_SECONDS", 10.0)
+SAGA_STEP_MAX_ATTEMPTS = env_int("SAGA_STEP_MAX_ATTEMPTS", 5)
+SAGA_RETRY_BACKOFF_SECONDS = env_float("SAGA_RETRY_BACKOFF_SECONDS", 1.0)
+SAGA_RETRY_BACKOFF_MAX_SECONDS = env_float("SAGA_RETRY_BACKOFF_MAX_SECONDS", 30.0)
+SAGA_OVERDUE_CHECK_SECONDS = env_float("SAGA_OVERDUE_CHECK_SECONDS", 1.0)
+CELERY_BEAT_SCHEDULE["sagas.saga_overdue_attempts_handle"] = {
+    "task": "sagas.saga_overdue_attempts_handle",
+    "schedule": SAGA_OVERDUE_CHECK_SECONDS,
+    "options": {"expires": SAGA_OVERDUE_CHECK_SECONDS * 2},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -33,7 +33,8 @@ LIVE_EVENTS_GROUP = "push.live-events"
 LAG_GROUP = "push.lag"
 REBUILD_GROUP = "push.rebuild"
 READ_MODEL_GROUP = "push.read-model"
-PUSH_GROUPS = frozenset({LIVE_EVENTS_GROUP, LAG_GROUP, REBUILD_GROUP, READ_MODEL_GROUP})
+SAGAS_GROUP = "push.sagas"
+PUSH_GROUPS = frozenset({LIVE_EVENTS_GROUP, LAG_GROUP, REBUILD_GROUP, READ_MODEL_GROUP, SAGAS_GROUP})
 
 # How long a sync caller waits for its push to reach Redis before giving up on it.
 PUSH_SEND_TIMEOUT_SECONDS = 2.0
@@ -89,7 +90,15 @@ class ReadModelChangedMessage(TypedDict):
     changed_at: float
 
 
-PushMessage = LiveEventsMessage | LagSampledMessage | RebuildProgressMessage | ReadModelChangedMessage
+class SagaChanged(TypedDict):
+    """A saga or one of its step attempts changed (the push kind ``saga_changed``)."""
+
+    type: Literal["saga.changed"]
+    saga_id: str
+    status: str
+
+
+PushMessage = LiveEventsMessage | LagSampledMessage | RebuildProgressMessage | ReadModelChangedMessage | SagaChanged
 
 
 class _PushLoop:
@@ -203,5 +212,20 @@ def read_model_changed_on_commit(*, source: str, using: str = "default") -> None
     def offer() -> None:
         message = ReadModelChangedMessage(type="read_model.changed", source=source, changed_at=time.time())
         _read_model_pushes.offer(key=READ_MODEL_GROUP, group=READ_MODEL_GROUP, message=message)
+
+    transaction.on_commit(offer, using=using)
+
+
+SAGA_PUSH_INTERVAL = 0.25
+# One key per saga: a saga that moves through several attempts in a burst sends a few pushes.
+_saga_pushes = PushCoalescer(interval=SAGA_PUSH_INTERVAL, merge=push_newest)
+
+
+def saga_changed_on_commit(*, saga_id: str, status: str, using: str = "default") -> None:
+    """Tell the browsers, once the current transaction commits, that saga ``saga_id`` changed."""
+
+    def offer() -> None:
+        message = SagaChanged(type="saga.changed", saga_id=saga_id, status=status)
+        _saga_pushes.offer(key=f"saga:{saga_id}", group=SAGAS_GROUP, message=message)
 
     transaction.on_commit(offer, using=using)

@@ -1,0 +1,77 @@
+"""The orchestrator as a consumer group of ``order-events`` ("saga.order"), exactly once in effect.
+
+Each poll batch is one transaction: the saga changes it causes and the stream cursors
+that record what was applied commit together (invariant 4), so a duplicated or replayed
+event changes nothing. The consumer host hands each stream in version order with gaps
+filled from the store (``stream_cursors``); this module never orders events itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from django.db import transaction
+
+from apps.eventstore.types import RecordedEvent
+from apps.messaging.registry import ConsumerSpec, consumer_register
+from apps.sagas.answers import SAGA_EVENT_TYPES, answer_of
+from apps.sagas.engine import saga_answer_apply, saga_start
+from apps.sagas.models import SagaStreamCursor
+
+SAGA_GROUP = "saga.order"
+
+
+def saga_stream_cursors(stream_ids: Collection[str]) -> dict[str, int]:
+    """The last version of each stream the orchestrator applied."""
+    rows = SagaStreamCursor.objects.filter(stream_id__in=list(stream_ids)).values_list("stream_id", "version")
+    return dict(rows)
+
+
+def saga_event_apply(event: RecordedEvent) -> None:
+    """What one event means to the orchestrator: a saga to start, or an answer to a step."""
+    if event.event_type == "OrderPlaced":
+        saga_start(event=event)
+        return
+    answer = answer_of(event)
+    if answer is not None:
+        saga_answer_apply(answer)
+
+
+def saga_events_handle(events: Sequence[RecordedEvent]) -> None:
+    """Apply a batch in one transaction; events at or below their stream's cursor change nothing."""
+    if not events:
+        return
+    with transaction.atomic():
+        stream_ids = sorted({event.stream_id for event in events})
+        cursors = dict(
+            SagaStreamCursor.objects.select_for_update()
+            .filter(stream_id__in=stream_ids)
+            .values_list("stream_id", "version")
+        )
+        advanced: dict[str, RecordedEvent] = {}
+        for event in sorted(events, key=lambda e: e.position):
+            if event.version <= cursors.get(event.stream_id, 0):
+                continue
+            saga_event_apply(event)
+            cursors[event.stream_id] = event.version
+            advanced[event.stream_id] = event
+        SagaStreamCursor.objects.bulk_create(
+            [SagaStreamCursor(stream_id=s, version=e.version, position=e.position) for s, e in advanced.items()],
+            update_conflicts=True,
+            unique_fields=["stream_id"],
+            update_fields=["version", "position"],
+        )
+
+
+def saga_consumer_register() -> None:
+    """Register the orchestrator with the consumer host (in ``SagasConfig.ready``)."""
+    consumer_register(
+        ConsumerSpec(
+            group_id=SAGA_GROUP,
+            handle_batch=saga_events_handle,
+            handle_one=lambda event: saga_events_handle([event]),
+            event_types=SAGA_EVENT_TYPES,
+            description="The order saga: starts on OrderPlaced, moves on each participant's answer",
+            stream_cursors=saga_stream_cursors,
+        )
+    )

@@ -1,0 +1,258 @@
+"""The orchestrator's state changes: start a saga, settle an attempt, time one out, send the next steps.
+
+Every function here runs inside the caller's transaction and takes the saga's row lock
+first, so the consumer, the step tasks, the beat task and the operator actions change a
+saga one at a time. A step's command is sent by a Celery task enqueued on commit: a
+rolled-back decision sends nothing, and a lost task shows as an attempt past its deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.eventstore.types import RecordedEvent
+from apps.messaging.push import saga_changed_on_commit
+from apps.sagas import plan
+from apps.sagas.answers import Answer, event_id_of
+from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
+
+SAGA_TYPE = "order"
+STEP_TASK = "sagas.saga_step_send"
+_OPEN = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
+
+
+def backoff_ms(failed_attempt: int) -> int:
+    """The wait before the attempt after ``failed_attempt``: the base, doubled each time, capped."""
+    seconds = settings.SAGA_RETRY_BACKOFF_SECONDS * (2 ** max(0, failed_attempt - 1))
+    return int(min(seconds, settings.SAGA_RETRY_BACKOFF_MAX_SECONDS) * 1000)
+
+
+def saga_lock(*, saga_id: uuid.UUID) -> SagaInstance:
+    return SagaInstance.objects.select_for_update().get(pk=saga_id)
+
+
+def saga_attempts(saga: SagaInstance) -> list[SagaStep]:
+    return list(SagaStep.objects.filter(saga=saga).order_by("sequence", "started_at", "attempt", "id"))
+
+
+def saga_view(saga: SagaInstance, attempts: list[SagaStep], *, status: str | None = None) -> plan.SagaView:
+    views = tuple(
+        plan.AttemptView(
+            name=a.name,
+            target=a.target,
+            attempt=a.attempt,
+            max_attempts=a.max_attempts,
+            status=a.status,
+            outcome=a.outcome,
+            error=a.error,
+            answer_position=a.answer_position,
+        )
+        for a in attempts
+    )
+    return plan.SagaView(saga.order_id, status or saga.status, saga.status_reason, saga.context, views)
+
+
+def saga_touch(saga: SagaInstance) -> None:
+    """Save the saga and tell the browsers once the transaction commits."""
+    saga.updated_at = timezone.now()
+    saga.save()
+    saga_changed_on_commit(saga_id=str(saga.pk), status=saga.status)
+
+
+def attempt_create(
+    saga: SagaInstance,
+    *,
+    step: plan.StepToSend,
+    attempt: int,
+    max_attempts: int,
+    wait_ms: int,
+    causation_id: str,
+) -> SagaStep:
+    """Record an attempt and send its command once the transaction commits (after ``wait_ms``)."""
+    sent_at = timezone.now() + dt.timedelta(milliseconds=wait_ms)
+    row = SagaStep.objects.create(
+        saga=saga,
+        name=step.name,
+        target=step.target,
+        kind=step.kind,
+        sequence=step.sequence,
+        attempt=attempt,
+        max_attempts=max_attempts,
+        status=AttemptStatus.PENDING,
+        command=step.command,
+        command_id=str(uuid.uuid4()),
+        causation_id=causation_id,
+        wait_before_ms=wait_ms,
+        started_at=sent_at,
+        deadline_at=sent_at + dt.timedelta(seconds=settings.SAGA_STEP_TIMEOUT_SECONDS),
+        compensates=step.compensates,
+    )
+    options: dict[str, Any] = {"countdown": wait_ms / 1000} if wait_ms else {}
+    transaction.on_commit(lambda: current_app.send_task(STEP_TASK, args=[row.pk], **options))
+    return row
+
+
+def decision_apply(saga: SagaInstance, decision: plan.Decision, *, causation_id: str) -> list[SagaStep]:
+    """Make the saga what ``decision`` says and send its steps; returns the attempts created."""
+    attempts = saga_attempts(saga)
+    numbers: dict[tuple[str, str], int] = {}
+    for row in attempts:
+        numbers[(row.name, row.target)] = max(numbers.get((row.name, row.target), 0), row.attempt)
+    created = []
+    for step in decision.send:
+        number = numbers.get((step.name, step.target), 0) + 1
+        budget = number + settings.SAGA_STEP_MAX_ATTEMPTS - 1
+        created.append(
+            attempt_create(saga, step=step, attempt=number, max_attempts=budget, wait_ms=0, causation_id=causation_id)
+        )
+    saga.status = decision.status
+    saga.current_step = decision.current_step
+    if decision.status_reason or decision.status in (SagaStatus.RUNNING, SagaStatus.COMPLETED):
+        saga.status_reason = decision.status_reason
+    ended = decision.status in (SagaStatus.COMPLETED, SagaStatus.COMPENSATED)
+    saga.ended_at = timezone.now() if ended else None
+    saga_touch(saga)
+    return created
+
+
+def saga_replan(saga: SagaInstance, *, causation_id: str, status: str | None = None) -> list[SagaStep]:
+    """Decide from the saga's attempts what it does next, and do it."""
+    decision = plan.saga_next(saga_view(saga, saga_attempts(saga), status=status))
+    return decision_apply(saga, decision, causation_id=causation_id)
+
+
+def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
+    """Start the saga of the order ``event`` (an OrderPlaced) placed; a duplicate starts nothing."""
+    order_id = str(event.data["order_id"])
+    if SagaInstance.objects.filter(saga_type=SAGA_TYPE, order_id=order_id).exists():
+        return None
+    lines: list[dict[str, Any]] = [
+        {"sku": str(line["sku"]), "quantity": int(line["quantity"]), "unit_price_cents": int(line["unit_price_cents"])}
+        for line in event.data["lines"]
+    ]
+    now = timezone.now()
+    saga = SagaInstance.objects.create(
+        saga_type=SAGA_TYPE,
+        order_id=order_id,
+        correlation_id=event.correlation_id or str(uuid.uuid4()),
+        status=SagaStatus.RUNNING,
+        context={
+            "customer_id": str(event.data.get("customer_id", "")),
+            "lines": lines,
+            "total_cents": sum(line["quantity"] * line["unit_price_cents"] for line in lines),
+            "currency": str(event.data.get("currency", "")),
+        },
+        trigger_event_id=event_id_of(event),
+        trigger_position=event.position,
+        started_at=now,
+        updated_at=now,
+    )
+    saga_replan(saga, causation_id=saga.trigger_event_id)
+    return saga
+
+
+def saga_of_order(*, order_id: str) -> SagaInstance | None:
+    """The order's saga, locked."""
+    return (
+        SagaInstance.objects.select_for_update()
+        .filter(saga_type=SAGA_TYPE, order_id=order_id)
+        .order_by("-started_at")
+        .first()
+    )
+
+
+def _latest(saga: SagaInstance, *, name: str, target: str) -> SagaStep | None:
+    return SagaStep.objects.filter(saga=saga, name=name, target=target).order_by("-attempt").first()
+
+
+def saga_answer_apply(answer: Answer) -> bool:
+    """Settle the attempt ``answer`` answers and move the saga on; False when it changed nothing.
+
+    The newest attempt of the step takes the answer even after its deadline (a late reply
+    is still the participant's answer); an answer already taken, or one for a step that
+    is settled, changes nothing.
+    """
+    saga = saga_of_order(order_id=answer.order_id)
+    if saga is None or SagaStep.objects.filter(saga=saga, answer_event_id=answer.event_id).exists():
+        return False
+    attempt = _latest(saga, name=answer.step, target=answer.target)
+    if attempt is None:
+        if answer.step != "cancel_order" or saga.status not in (SagaStatus.RUNNING, SagaStatus.STUCK):
+            return False
+        # The order was cancelled from outside (a customer's cancel): undo what the saga did.
+        saga.status_reason = f"order cancelled outside the saga: {answer.event.data.get('reason', '')}"[:2000]
+        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING)
+        return True
+    if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.REJECTED):
+        return False
+    late = attempt.status != AttemptStatus.PENDING
+    attempt.status = answer.status
+    attempt.outcome = (f"{answer.outcome} (answered late)" if late else answer.outcome)[:200]
+    attempt.finished_at = timezone.now()
+    attempt.answer_event_id = answer.event_id
+    attempt.answer_event_type = answer.event.event_type
+    attempt.answer_stream_id = answer.event.stream_id
+    attempt.answer_position = answer.event.position
+    attempt.save()
+    if saga.status == SagaStatus.COMPLETED:
+        saga_touch(saga)
+    elif saga.status == SagaStatus.COMPENSATED:
+        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING)
+    else:
+        saga_replan(saga, causation_id=answer.event_id)
+    return True
+
+
+def attempt_settle_without_answer(*, step_id: int, outcome: str) -> None:
+    """A command that found nothing to do and no earlier answer (a release of stock never reserved)."""
+    step = SagaStep.objects.select_related("saga").get(pk=step_id)
+    saga = saga_lock(saga_id=step.saga_id)
+    step.refresh_from_db()
+    if step.status != AttemptStatus.PENDING:
+        return
+    step.status, step.outcome, step.finished_at = AttemptStatus.SUCCEEDED, outcome[:200], timezone.now()
+    step.save()
+    saga_replan(saga, causation_id=step.causation_id)
+
+
+def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", retry: bool = True) -> bool:
+    """End a pending attempt as timed out or errored; try again after a backoff while attempts remain.
+
+    Returns False when the attempt was no longer pending (answered, or ended by someone else).
+    """
+    step = SagaStep.objects.select_related("saga").get(pk=step_id)
+    saga = saga_lock(saga_id=step.saga_id)
+    step.refresh_from_db()
+    if step.status != AttemptStatus.PENDING:
+        return False
+    step.status, step.outcome, step.error, step.finished_at = status, outcome[:200], error, timezone.now()
+    step.save()
+    # While compensating, an action that did not answer is not sent again: it is undone.
+    again = (
+        retry
+        and step.attempt < step.max_attempts
+        and saga.status in _OPEN
+        and not (saga.status == SagaStatus.COMPENSATING and step.kind == plan.ACTION)
+    )
+    if not again:
+        saga_replan(saga, causation_id=step.causation_id)
+        return True
+    resend = plan.StepToSend(step.name, step.target, step.command)
+    attempt_create(
+        saga,
+        step=resend,
+        attempt=step.attempt + 1,
+        max_attempts=step.max_attempts,
+        wait_ms=backoff_ms(step.attempt),
+        causation_id=step.causation_id,
+    )
+    saga.current_step = step.name
+    saga_touch(saga)
+    return True

@@ -1,0 +1,76 @@
+"""Sending one step attempt's command to its participant, and reading back the answer.
+
+The answer is read from the store right after the command (the event it appended, or,
+when the handler found its effect already there, the participant's earlier answer), and
+settled through the same function as the consumer's copy of it: whichever comes first
+settles the attempt and the other changes nothing. A command the participant swallowed
+answers nothing; the attempt's deadline takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from apps.orders.domain import commands as cmds
+from apps.orders.domain.errors import DomainError
+from apps.orders.handlers import CommandContext
+from apps.sagas.answers import answer_at, answer_find
+from apps.sagas.engine import attempt_fail, attempt_settle_without_answer, saga_answer_apply
+from apps.sagas.models import AttemptStatus, SagaStep
+from apps.sagas.participants import participant_command_run
+
+logger = logging.getLogger(__name__)
+
+SAGA_ACTOR = "saga:order"
+_COMMANDS: dict[str, type] = {
+    "ReserveStock": cmds.ReserveStock,
+    "ReleaseStock": cmds.ReleaseStock,
+    "AuthorizePayment": cmds.AuthorizePayment,
+    "RefundPayment": cmds.RefundPayment,
+    "ConfirmOrder": cmds.ConfirmOrder,
+    "CancelOrder": cmds.CancelOrder,
+}
+
+
+def command_build(command: dict[str, object]) -> object:
+    """The order-domain command a step's recorded command describes."""
+    return _COMMANDS[str(command["type"])](**dict(command["fields"]))  # type: ignore[call-overload]
+
+
+def saga_step_run(*, step_id: int) -> None:
+    """Send attempt ``step_id``'s command if it is still pending, and settle it with the answer it got."""
+    step = SagaStep.objects.select_related("saga").filter(pk=step_id).first()
+    if step is None or step.status != AttemptStatus.PENDING:
+        return
+    ctx = CommandContext(
+        actor=SAGA_ACTOR, correlation_id=step.saga.correlation_id, causation_id=step.causation_id or None
+    )
+    try:
+        result = participant_command_run(
+            participant=step.command["participant"], command=command_build(step.command), ctx=ctx
+        )
+    except DomainError as exc:
+        # The domain refused: the same command would be refused again.
+        with transaction.atomic():
+            attempt_fail(
+                step_id=step_id, status=AttemptStatus.ERRORED, outcome=f"refused: {exc}", error=repr(exc), retry=False
+            )
+        return
+    except Exception as exc:
+        logger.info("saga step %s (%s %s) failed: %r", step_id, step.name, step.target, exc)
+        with transaction.atomic():
+            attempt_fail(step_id=step_id, status=AttemptStatus.ERRORED, outcome=f"errored: {exc}", error=repr(exc))
+        return
+    if result is None:
+        return
+    if result.last_position is not None:
+        answer = answer_at(result.last_position)
+    else:
+        answer = answer_find(step=step.name, target=step.target, order_id=step.saga.order_id)
+    with transaction.atomic():
+        if answer is not None:
+            saga_answer_apply(answer)
+        else:
+            attempt_settle_without_answer(step_id=step_id, outcome="nothing to do: no earlier effect to undo")
