@@ -1,4 +1,7 @@
-"""``manage.py simulate``: order traffic with failures, a progress bar, and a report that exits non-zero on a broken invariant."""
+"""``manage.py simulate``: order traffic with failures, a progress bar, and a report of the invariants.
+
+Exits non-zero when an invariant broke.
+"""
 
 from __future__ import annotations
 
