@@ -25,6 +25,7 @@ from apps.messaging.dead_letters import (
     failure_rule_disable,
     poison_message_publish,
 )
+from apps.messaging.dead_letters.selectors import dead_letter_list
 from apps.messaging.producer import events_republish
 from apps.projections.live import consumer_group_for
 from apps.projections.projectors import PROJECTORS
@@ -82,6 +83,17 @@ def simulation_rules_off(rules: Sequence[FailureRule], *, actor: User) -> None:
         failure_rule_disable(rule_id=rule.pk, actor=actor)
 
 
+def _injected_parked(name: str) -> DeadLetterFilter:
+    return DeadLetterFilter(
+        group_id=consumer_group_for(name), status=DeadLetterStatus.PARKED, error_class="InjectedFailure"
+    )
+
+
+def simulation_dead_letters_parked() -> int:
+    """How many events the run's projection rules left parked."""
+    return sum(dead_letter_list(filters=_injected_parked(name)).count() for name in PROJECTORS)
+
+
 def simulation_dead_letters_replay(*, actor: User) -> int:
     """Replay what the run's projection rules parked, as an operator would once the fault is gone.
 
@@ -90,10 +102,8 @@ def simulation_dead_letters_replay(*, actor: User) -> int:
     """
     replayed = 0
     for name in sorted(PROJECTORS):
-        filters = DeadLetterFilter(
-            group_id=consumer_group_for(name), status=DeadLetterStatus.PARKED, error_class="InjectedFailure"
-        )
-        replayed += dead_letter_replay_matching(filters=filters, actor=actor).replayed
+        if dead_letter_list(filters=_injected_parked(name)).exists():
+            replayed += dead_letter_replay_matching(filters=_injected_parked(name), actor=actor).replayed
     return replayed
 
 

@@ -114,17 +114,14 @@ def simulation_plan(config: SimulationConfig) -> Iterator[PlannedCommand]:
     if config.undecodable:
         poison_every = max(total // (config.undecodable + 1), 1) if total else ENDLESS_POISON_EVERY
     poisoned = 0
-    # Cancellations wait a few orders, so the saga they stop is usually still running.
-    cancel_due: dict[int, list[str]] = {}
     number = 0
     while total is None or number < total:
         at = number / config.rate
-        for order_id in cancel_due.pop(number, []):
-            yield PlannedCommand(at=at, command=Cancellation(order_id, "customer asked to cancel"))
         order, intent = _order(config, rng, number)
         yield PlannedCommand(at=at, command=order, duplicate=rng.random() < config.duplicate_rate, intent=intent)
         if rng.random() < config.cancel_rate:
-            cancel_due.setdefault(number + rng.randint(1, 4), []).append(order.order_id)
+            # Right away: the runner sends it as soon as the saga exists, while it is likely still running.
+            yield PlannedCommand(at=at, command=Cancellation(order.order_id, "customer asked to cancel"))
         if number % RESTOCK_EVERY == RESTOCK_EVERY - 1:
             restock = cmds.AddStock(sku_name(rng.randrange(SKU_COUNT)), RESTOCK_QUANTITY)
             yield PlannedCommand(at=at, command=restock)
@@ -133,7 +130,3 @@ def simulation_plan(config: SimulationConfig) -> Iterator[PlannedCommand]:
             poisoned += 1
             yield PlannedCommand(at=at, command=Poison(f"simulator: undecodable #{poisoned}".encode()))
         number += 1
-    at = (total or 0) / config.rate
-    for order_ids in cancel_due.values():
-        for order_id in order_ids:
-            yield PlannedCommand(at=at, command=Cancellation(order_id, "customer asked to cancel"))

@@ -19,7 +19,6 @@ from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.orders.handlers import CommandContext, CommandResult
 from apps.projections.selectors import projection_status_list
-from apps.sagas.models import SagaStatus
 from apps.sagas.selectors import saga_list
 from apps.sagas.services import SagaActionNotApplicable, saga_compensate
 from apps.sagas.simulation import faults
@@ -28,6 +27,12 @@ from apps.sagas.simulation.report import SETTLED
 
 # How often the caller's progress callback hears from a run at most.
 PROGRESS_EVERY_SECONDS = 0.25
+SETTLE_POLL_SECONDS = 1.0
+# A cancellation waits this long for its order's saga to start before it counts as too late.
+CANCEL_WAIT_SECONDS = 5.0
+# Consecutive settled looks before a run counts as settled; a consumer retries a failing
+# event for up to a few seconds (CONSUMER_RETRY_*), so one look is not enough.
+SETTLED_ROUNDS = 3
 
 
 @dataclass
@@ -66,6 +71,8 @@ class SimulationRun:
 class _Sender:
     def __init__(self, run: SimulationRun, *, actor: User) -> None:
         self.run, self.actor, self.counts = run, actor, run.counts
+        # Cancellations whose saga has not started yet, with the moment to give up on them.
+        self.cancels_waiting: list[tuple[Cancellation, float]] = []
 
     def send(self, planned: PlannedCommand) -> None:
         command = planned.command
@@ -82,7 +89,7 @@ class _Sender:
                 self.run.skus.append(command.sku)
             self.counts.restocks += 1
         elif isinstance(command, Cancellation):
-            self._cancel(command)
+            self.cancels_waiting.append((command, time.monotonic() + CANCEL_WAIT_SECONDS))
         elif isinstance(command, Poison):
             faults.simulation_poison(raw=command.raw, actor=self.actor)
             self.counts.undecodable += 1
@@ -92,18 +99,32 @@ class _Sender:
                 first_position=result.first_position, last_position=result.last_position
             )
 
-    def _cancel(self, cancellation: Cancellation) -> None:
-        # Through the saga, under its lock: a saga that already completed refuses, so a
-        # cancellation never strands an authorized payment of a confirmed order.
-        sagas = saga_list(order_id=cancellation.order_id, limit=1)
-        if not sagas or sagas[0].status == SagaStatus.COMPLETED:
-            self.counts.cancels_too_late += 1
-            return
-        try:
-            saga_compensate(saga_id=sagas[0].id, actor=self.actor, reason=cancellation.reason)
-            self.counts.cancels_sent += 1
-        except SagaActionNotApplicable:
-            self.counts.cancels_too_late += 1
+    def cancels_send(self) -> None:
+        """Send each waiting cancellation whose saga has started; give up on those waiting too long."""
+        waiting, self.cancels_waiting = self.cancels_waiting, []
+        for cancellation, give_up_at in waiting:
+            sagas = saga_list(order_id=cancellation.order_id, limit=1)
+            if not sagas:
+                if time.monotonic() < give_up_at:
+                    self.cancels_waiting.append((cancellation, give_up_at))
+                else:
+                    self.counts.cancels_too_late += 1
+                continue
+            # Through the saga, under its lock: a saga that already completed refuses, so a
+            # cancellation never strands an authorized payment of a confirmed order.
+            try:
+                saga_compensate(saga_id=sagas[0].id, actor=self.actor, reason=cancellation.reason)
+                self.counts.cancels_sent += 1
+            except SagaActionNotApplicable:
+                self.counts.cancels_too_late += 1
+
+
+def _counted(counts: SimulationCounts, send: Callable[..., None], *args: object) -> None:
+    try:
+        send(*args)
+    except Exception as exc:  # a client counts its failures and goes on
+        counts.errors += 1
+        counts.last_error = f"{type(exc).__name__}: {exc}"[:300]
 
 
 def simulation_run(
@@ -131,14 +152,15 @@ def simulation_run(
                 break
             if stop.is_set():
                 break
-            try:
-                sender.send(planned)
-            except Exception as exc:  # a client counts failures and goes on
-                run.counts.errors += 1
-                run.counts.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            _counted(run.counts, sender.send, planned)
+            if sender.cancels_waiting:
+                _counted(run.counts, sender.cancels_send)
             if on_progress and time.monotonic() - reported >= PROGRESS_EVERY_SECONDS:
                 reported = time.monotonic()
                 on_progress(run.counts)
+        while sender.cancels_waiting and not stop.is_set():
+            _counted(run.counts, sender.cancels_send)
+            stop.wait(0.05)
     finally:
         faults.simulation_rules_off(run.rules, actor=actor)
     if on_progress:
@@ -150,7 +172,12 @@ def simulation_run(
 class SettleState:
     unsettled_sagas: int
     projection_lag: int
+    parked: int
     replayed: int
+
+    @property
+    def settled(self) -> bool:
+        return self.unsettled_sagas == 0 and self.projection_lag == 0 and self.parked == 0
 
 
 def simulation_settle(
@@ -164,6 +191,7 @@ def simulation_settle(
     actor = faults.simulator_user()
     deadline = time.monotonic() + timeout
     replayed = 0
+    settled_rounds = 0
     while True:
         replayed += faults.simulation_dead_letters_replay(actor=actor)
         unsettled = sum(
@@ -172,9 +200,12 @@ def simulation_settle(
             if not (sagas := saga_list(order_id=order_id, limit=1)) or sagas[0].status not in SETTLED
         )
         lag = sum(status.lag_positions for status in projection_status_list())
-        state = SettleState(unsettled_sagas=unsettled, projection_lag=lag, replayed=replayed)
+        parked = faults.simulation_dead_letters_parked()
+        state = SettleState(unsettled_sagas=unsettled, projection_lag=lag, parked=parked, replayed=replayed)
         if on_progress:
             on_progress(state)
-        if (unsettled == 0 and lag == 0) or time.monotonic() > deadline:
+        # Twice in a row: a worker may still be retrying an event it took before the rules went off.
+        settled_rounds = settled_rounds + 1 if state.settled else 0
+        if settled_rounds >= SETTLED_ROUNDS or time.monotonic() > deadline:
             return state
-        time.sleep(1.0)
+        time.sleep(SETTLE_POLL_SECONDS)

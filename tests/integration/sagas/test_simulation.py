@@ -7,7 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from apps.messaging.dead_letters import DeadLetter, FailureRule
+from apps.accounts.models import AuditLog
+from apps.messaging.dead_letters import DeadLetter, DeadLetterStatus, FailureRule
 from apps.sagas.models import SagaInstance, SagaStatus
 from tests.support.stack import PipelineStack
 
@@ -34,6 +35,7 @@ def test_a_short_run_with_every_failure_on_settles_and_its_report_passes(saga_st
         stdout=out,
     )
     text = out.getvalue()
+    (saga_stack.var_dir / "simulate.txt").write_text(text)
 
     assert "REPORT: every invariant holds" in text, text + saga_stack.log_tail()
     statuses = set(SagaInstance.objects.filter(order_id__startswith="sim-short-").values_list("status", flat=True))
@@ -42,4 +44,11 @@ def test_a_short_run_with_every_failure_on_settles_and_its_report_passes(saga_st
     # Every rule the run switched on is off again, and each was created by the simulator.
     rules = FailureRule.objects.all()
     assert rules and all(not rule.enabled and rule.created_by == "simulator" for rule in rules)
-    assert DeadLetter.objects.filter(raw_value__isnull=False).exists()
+    # The projection rules parked events, and the run replayed every one of them.
+    injected = DeadLetter.objects.filter(group_id__startswith="projection.", error_class__endswith="InjectedFailure")
+    assert injected.exists() and not injected.filter(status=DeadLetterStatus.PARKED).exists()
+    assert DeadLetter.objects.filter(position__isnull=True).exists()  # the undecodable record
+    # Some customers' cancellations reached a running saga and compensated it, audited as the simulator's.
+    cancels = AuditLog.objects.filter(action="saga.compensate", actor="simulator", outcome="ok")
+    assert cancels.exists(), text
+    assert SagaInstance.objects.filter(status_reason__contains="customer asked to cancel").exists()

@@ -101,13 +101,15 @@ class Command(BaseCommand):
                 progress.update(
                     task,
                     description=f"settling: {state.unsettled_sagas} sagas still moving,"
-                    f" projection lag {state.projection_lag}, {state.replayed} dead letters replayed",
+                    f" projection lag {state.projection_lag}, {state.parked} parked,"
+                    f" {state.replayed} dead letters replayed",
                 )
 
             state = simulation_settle(run, timeout=options["settle_timeout"], on_progress=settling)
         console.print(
-            f"Settled: {state.unsettled_sagas} sagas still moving, projection lag {state.projection_lag},"
-            f" {state.replayed} dead letters replayed"
+            f"{'Settled' if state.settled else 'NOT settled in time'}: {state.unsettled_sagas} sagas still moving,"
+            f" projection lag {state.projection_lag}, {state.parked} injected dead letters parked,"
+            f" {state.replayed} replayed"
         )
         with console.status("checking invariants (rebuilding every read model to compare)") as status:
             report = simulation_report(
