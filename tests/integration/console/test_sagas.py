@@ -244,3 +244,23 @@ def test_the_overview_counts_sagas_by_outcome_and_links_each_to_the_list(viewer_
     assert 'href="/sagas/?status=stuck" data-status="stuck"><span class="outcome-count">1</span> stuck' in tile
     assert '<span class="outcome-count">0</span> running' in tile
     assert "tile-bad" in html.split('class="tile tile-sagas')[1][:20]
+
+
+def test_a_running_sagas_chart_refreshes_from_its_timeline_json_so_the_pending_attempt_grows(
+    viewer_client: Client,
+) -> None:
+    saga = saga_row_create(
+        order_id="o-running",
+        status="running",
+        attempts=[AttemptSpec("authorize_payment", "o-running", "pending")],
+        current_step="authorize_payment",
+    )
+    html = viewer_client.get(f"/sagas/{saga.id}/").content.decode()
+    assert f'data-src="/sagas/{saga.id}/timeline.json" data-every="2000"' in html
+
+    first = viewer_client.get(f"/sagas/{saga.id}/timeline.json").json()
+    second = viewer_client.get(f"/sagas/{saga.id}/timeline.json").json()
+
+    pending = [next(t for t in figure["data"] if t["name"] == "attempt")["x"][0] for figure in (first, second)]
+    assert pending[1] > pending[0]
+    assert "data-src" not in viewer_client.get(f"/sagas/{_declined().id}/").content.decode()
