@@ -8,6 +8,7 @@ message, not an error page.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,17 @@ _INLINE_FIELDS = (
 )
 
 
+def _clock(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.UTC).strftime("%m-%d\u00a0%H:%M:%S") if moment else "—"
+
+
+def _duration(start: dt.datetime, end: dt.datetime | None) -> str:
+    if end is None:
+        return "—"
+    seconds = (end - start).total_seconds()
+    return f"{seconds * 1000:.0f}\u00a0ms" if seconds < 1 else f"{seconds:.1f}\u00a0s"
+
+
 class SagaStepInline(admin.TabularInline):
     model = SagaStep
     fields = _INLINE_FIELDS
@@ -99,17 +111,9 @@ def _run_each(
 
 @admin.register(SagaInstance)
 class SagaInstanceAdmin(admin.ModelAdmin):
-    list_display = [
-        "short_id",
-        "order_id",
-        "status",
-        "current_step",
-        "reason_short",
-        "started_at",
-        "ended_at",
-        "in_console",
-    ]
-    list_filter = ["status", "current_step", "saga_type", "started_at"]
+    # Compact columns: the list stays readable at 1280 px beside the filter sidebar.
+    list_display = ["order_id", "status", "reason_short", "started", "took", "in_console"]
+    list_filter = ["status", "current_step", "started_at"]
     search_fields = ["=id", "order_id", "correlation_id", "status_reason"]
     list_per_page = 50
     show_full_result_count = False
@@ -143,13 +147,17 @@ class SagaInstanceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="saga", ordering="id")
-    def short_id(self, saga: SagaInstance) -> str:
-        return str(saga.id)[:8]
-
     @admin.display(description="why")
     def reason_short(self, saga: SagaInstance) -> str:
-        return saga.status_reason if len(saga.status_reason) <= 80 else saga.status_reason[:79] + "…"
+        return saga.status_reason if len(saga.status_reason) <= 70 else saga.status_reason[:69] + "…"
+
+    @admin.display(description="started (UTC)", ordering="started_at")
+    def started(self, saga: SagaInstance) -> str:
+        return _clock(saga.started_at)
+
+    @admin.display(description="took")
+    def took(self, saga: SagaInstance) -> str:
+        return _duration(saga.started_at, saga.ended_at)
 
     @admin.display(description="console")
     def in_console(self, saga: SagaInstance) -> SafeString:
@@ -189,8 +197,8 @@ class SagaInstanceAdmin(admin.ModelAdmin):
 
 @admin.register(SagaStep)
 class SagaStepAdmin(admin.ModelAdmin):
-    list_display = ["saga_link", "name", "target", "kind", "attempt", "status", "started_at", "finished_at", "outcome"]
-    list_filter = ["status", "kind", "name", "started_at"]
+    list_display = ["step_attempt", "saga_order", "target", "status", "started", "outcome_short"]
+    list_filter = ["status", "kind", "name"]
     search_fields = ["saga__order_id", "target", "outcome", "command_id", "answer_event_id"]
     list_select_related = ["saga"]
     list_per_page = 100
@@ -208,7 +216,29 @@ class SagaStepAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="saga", ordering="saga__started_at")
+    @admin.display(description="attempt", ordering="name")
+    def step_attempt(self, step: SagaStep) -> str:
+        return f"{'↺ ' if step.kind == 'compensation' else ''}{step.name} #{step.attempt}"
+
+    @admin.display(description="saga", ordering="saga__order_id")
+    def saga_order(self, step: SagaStep) -> SafeString:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:sagas_sagainstance_change", args=[step.saga_id]), step.saga.order_id
+        )
+
+    @admin.display(description="started (UTC)", ordering="started_at")
+    def started(self, step: SagaStep) -> str:
+        return _clock(step.started_at)
+
+    @admin.display(description="took")
+    def took(self, step: SagaStep) -> str:
+        return _duration(step.started_at, step.finished_at)
+
+    @admin.display(description="outcome")
+    def outcome_short(self, step: SagaStep) -> str:
+        return step.outcome if len(step.outcome) <= 48 else step.outcome[:47] + "…"
+
+    @admin.display(description="saga")
     def saga_link(self, step: SagaStep) -> SafeString:
         return format_html(
             '<a href="{}">{}</a> · <a href="{}">timeline &rsaquo;</a>',
