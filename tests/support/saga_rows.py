@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from apps.sagas import plan
 from apps.sagas.models import SagaInstance, SagaStep
 
 
@@ -28,14 +29,6 @@ class AttemptSpec:
     answer_position: int | None = None
 
 
-_SEQUENCE = {
-    "reserve_stock": 1,
-    "authorize_payment": 2,
-    "confirm_order": 3,
-    "refund_payment": 4,
-    "release_stock": 5,
-    "cancel_order": 6,
-}
 _COMMANDS = {
     "reserve_stock": ("ReserveStock", "inventory"),
     "authorize_payment": ("AuthorizePayment", "payment"),
@@ -83,7 +76,7 @@ def saga_row_create(
                 name=spec.name,
                 target=spec.target,
                 kind=spec.kind,
-                sequence=_SEQUENCE[spec.name],
+                sequence=plan.SEQUENCE[spec.name],
                 attempt=spec.attempt,
                 max_attempts=spec.max_attempts,
                 status=spec.status,

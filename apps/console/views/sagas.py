@@ -14,6 +14,7 @@ from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.sagas import SAGA_ACTION_LABELS, saga_page_context
 from apps.console.views.common import int_param, page_context, text_param
 from apps.messaging.push import SAGAS_GROUP
+from apps.sagas import plan
 from apps.sagas.models import SagaInstance, SagaStatus
 from apps.sagas.selectors import saga_list, saga_status_counts
 from apps.sagas.services import (
@@ -34,7 +35,8 @@ AGE_CHOICES = [
     ("3600", "older than 1 h"),
     ("86400", "older than 1 day"),
 ]
-STEP_NAMES = ["reserve_stock", "authorize_payment", "confirm_order", "release_stock", "refund_payment", "cancel_order"]
+# The saga plan's steps, in plan order: the step filter offers each.
+STEP_NAMES = sorted(plan.SEQUENCE, key=plan.SEQUENCE.__getitem__)
 
 
 def _htmx(request: HttpRequest) -> bool:
