@@ -29,8 +29,10 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
 
 venv: $(RUNTIME_STAMP)
 
+# DEMO_ARGS=--no-simulator (or SIMULATOR_ENABLED=false) runs it without the simulator's traffic.
 demo: $(RUNTIME_STAMP)
-	$(PY) -m eda_console.launch
+	@echo "make demo: the simulator places orders with failures; to turn it off: SIMULATOR_ENABLED=false make demo (or make demo DEMO_ARGS=--no-simulator)"
+	$(PY) -m eda_console.launch $(DEMO_ARGS)
 
 # Every step runs even when an earlier one failed, so one run reports everything; the exit
 # code is non-zero if any step failed.
@@ -75,9 +77,9 @@ chromium:
 test-database: $(DEV_STAMP)
 	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(PY) -m eda_console.launch.database
 
-# The three benchmarks, in this order; each runs even when an earlier one failed, and the
+# The benchmarks, in this order; each runs even when an earlier one failed, and the
 # exit code is non-zero if any failed.
-BENCH_MODULES := bench.eventstore bench.pipeline bench.console
+BENCH_MODULES := bench.eventstore bench.pipeline bench.console bench.sagas
 
 bench: $(DEV_STAMP) test-database
 	@failed=""; \

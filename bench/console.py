@@ -6,7 +6,9 @@ templates; no network), as p95 over ``BENCH_CONSOLE_REQUESTS`` requests:
 - overview and consumers pages with ``BENCH_CONSOLE_EVENTS`` (default 1,000,000) events
   stored, beside the same pages on an empty store measured first in the same run;
 - a stream page of a 10,000-event stream (first, a middle and the last page, with the
-  keyset links), beside the same page of a one-event stream.
+  keyset links), beside the same page of a one-event stream;
+- a saga page of a saga with 50 step attempts, beside a one-attempt saga's page
+  (``bench/console_sagas.py``).
 
 The browser figures (append -> shown in the live stream at 200 events/s, and the longest
 main-thread task at 1,000 events/s) run the whole stack in Chromium: see
@@ -39,8 +41,8 @@ LONG_STREAM = 10_000
 WARMUP = 5
 
 
-def _setup() -> None:
-    os.environ["DATABASE_URL"] = database_url(DATABASE)
+def _setup(database: str = DATABASE) -> None:
+    os.environ["DATABASE_URL"] = database_url(database)
     os.environ.setdefault("EDA_VAR_DIR", "/tmp/eda_bench")
     os.environ["DJANGO_SETTINGS_MODULE"] = "eda_console.settings"
     import django
@@ -211,6 +213,9 @@ def main() -> None:
             "<= 200 ms",
         )
     )
+    from bench.console_sagas import saga_page_figure
+
+    saga_page_figure(p95_ms)
     from bench.console_live import live_figures
 
     live_figures()

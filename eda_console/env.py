@@ -9,6 +9,7 @@ a typo in a deployment fails at start with the variable's name, not later with a
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -16,8 +17,8 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _raw(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
+def _raw(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    value = (os.environ if environ is None else environ).get(name, "").strip()
     return value or None
 
 
@@ -49,9 +50,12 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
 
 
-def env_bool(name: str, default: bool) -> bool:
-    """The variable as a switch: 1/true/yes/on or 0/false/no/off, in any case."""
-    value = _raw(name)
+def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
+    """The variable as a switch: 1/true/yes/on or 0/false/no/off, in any case.
+
+    ``environ`` reads another environment than this process's (the launcher's children's).
+    """
+    value = _raw(name, environ)
     if value is None:
         return default
     if value.lower() in _TRUE:

@@ -193,6 +193,9 @@ EVENTSTORE_CONFLICT_RETRIES = env_int("EVENTSTORE_CONFLICT_RETRIES", 3)
 # Saga participants: the payment gateway declines a payment above this many cents, as a
 # card network does with a per-payment limit.
 PAYMENT_GATEWAY_LIMIT_CENTS = env_int("PAYMENT_GATEWAY_LIMIT_CENTS", 1_000_000)
+# The run command (make demo) starts the simulator: gentle traffic with a little of every
+# failure, so a fresh console moves on its own. Off: SIMULATOR_ENABLED=false or --no-simulator.
+SIMULATOR_ENABLED = env_bool("SIMULATOR_ENABLED", True)
 
 # The order saga (apps.sagas): a step attempt unanswered this long is timed out and tried
 # again after a backoff (base, doubled per attempt, capped), up to the max attempts; then

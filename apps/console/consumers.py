@@ -53,7 +53,7 @@ CLOSE_TOO_BIG = 4009
 # Filters are a few hundred characters; the cap leaves room, and bounds what a frame costs.
 MAX_FRAME_CHARS = 64 * 1024
 MAX_JSON_DEPTH = 16
-_FILTER_FIELDS = ("event_type", "stream", "correlation_id")
+_FILTER_FIELDS = ("event_type", "stream", "correlation_id", "saga_id")
 _FILTER_MAX_LENGTH = 200
 
 
@@ -90,6 +90,16 @@ def _frame_read(text_data: str | None, bytes_data: bytes | None) -> Any:
     return content
 
 
+def _filters_read(content: dict[str, Any]) -> LiveFilters:
+    return LiveFilters(
+        {
+            field: str(content[field])[:_FILTER_MAX_LENGTH].strip()
+            for field in _FILTER_FIELDS
+            if isinstance(content.get(field), str) and content[field].strip()
+        }
+    )
+
+
 class PushConsumer(AsyncWebsocketConsumer):
     """Checks the role on connect and every ``GROUP_RENEW_SECONDS``; renders each push for this viewer.
 
@@ -111,7 +121,8 @@ class PushConsumer(AsyncWebsocketConsumer):
             await self._groups_leave()
 
     async def connect(self) -> None:
-        asked = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("group", [])
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        asked = query.get("group", [])
         if not set(asked) <= PUSH_GROUPS:
             await self.close(code=CLOSE_UNKNOWN_GROUP)
             return
@@ -119,6 +130,8 @@ class PushConsumer(AsyncWebsocketConsumer):
         if self.viewer is None:
             await self.close(code=CLOSE_NOT_ALLOWED)
             return
+        # The page's own filters (the one saga a saga page shows) come with the socket's URL.
+        self.viewer = self.viewer.filtered(_filters_read({field: values[-1] for field, values in query.items()}))
         self.groups = sorted(set(asked))
         await self._groups_join()
         await self.accept()
@@ -135,15 +148,7 @@ class PushConsumer(AsyncWebsocketConsumer):
             await self._close_and_stop(unreadable.code)
             return
         if isinstance(content, dict) and content.get("type") == "filter" and self.viewer is not None:
-            self.viewer = self.viewer.filtered(
-                LiveFilters(
-                    {
-                        field: str(content[field])[:_FILTER_MAX_LENGTH].strip()
-                        for field in _FILTER_FIELDS
-                        if isinstance(content.get(field), str) and content[field].strip()
-                    }
-                )
-            )
+            self.viewer = self.viewer.filtered(_filters_read(content))
 
     async def dispatch(self, message: Any) -> None:
         if message.get("type") not in PUSH_RENDERERS:

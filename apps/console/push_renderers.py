@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from django.template.loader import render_to_string
 from apps.console.charts import build_lag_figure, build_orders_by_status_figure, figure_json
 from apps.console.selectors import pipeline
 from apps.console.selectors.read_models import orders_by_status, projection_lag_list
+from apps.console.selectors.sagas import saga_page_context
 from apps.messaging.push import (
     LagSampledMessage,
     LiveEventsMessage,
@@ -30,13 +32,16 @@ from apps.messaging.push import (
     PushMessage,
     ReadModelChangedMessage,
     RebuildProgressMessage,
+    SagaChanged,
 )
 from apps.projections.models import ACTIVE_REBUILD_STATUSES
+from apps.sagas.models import SagaInstance
 
 PUSH_SOCKET_PATH = "/ws/push/"
 LAG_WINDOW_MINUTES = 60
 
-# Field -> value this browser's live stream shows (stream is a prefix, the others exact).
+# Field -> value this browser's page shows: the live stream's filters (stream is a prefix, the
+# others exact), or the one saga a saga page shows (saga_id, from the socket's URL).
 LiveFilters = NewType("LiveFilters", Mapping[str, str])
 
 
@@ -51,9 +56,9 @@ class PushViewer:
         return replace(self, live_filters=filters)
 
 
-def push_socket_url(*groups: str) -> str:
-    """The websocket a page opens to receive ``groups``."""
-    return f"{PUSH_SOCKET_PATH}?{urlencode([('group', group) for group in groups])}"
+def push_socket_url(*groups: str, **filters: str) -> str:
+    """The websocket a page opens to receive ``groups``, rendered for ``filters`` (e.g. the one saga a page shows)."""
+    return f"{PUSH_SOCKET_PATH}?{urlencode([('group', group) for group in groups] + sorted(filters.items()))}"
 
 
 class _FragmentMemo:
@@ -148,11 +153,28 @@ def read_model_changed_render(message: PushMessage, viewer: PushViewer) -> str:
     return _memo.get(("read_model.changed", changed["source"], changed["changed_at"]), render)
 
 
+def saga_changed_render(message: PushMessage, viewer: PushViewer) -> str:
+    """The saga page's live parts, for the sockets of the page that shows this saga (nothing for the others)."""
+    changed = cast(SagaChanged, message)
+    if viewer.live_filters.get("saga_id") != changed["saga_id"]:
+        return ""
+
+    # Not memoised: only the sockets of this saga's page get this far, and two pushes with the
+    # same status may carry different attempts.
+    try:
+        parts = saga_page_context(saga_id=uuid.UUID(changed["saga_id"]), is_operator=viewer.is_operator)
+    except SagaInstance.DoesNotExist:
+        return ""
+    context = {**parts, "is_operator": viewer.is_operator, "oob": True}
+    return render_to_string("console/saga.html#saga-live", context)
+
+
 PUSH_RENDERERS: dict[str, Callable[[PushMessage, PushViewer], str]] = {
     "live.events": live_events_render,
     "lag.sampled": lag_sampled_render,
     "rebuild.progress": rebuild_progress_render,
     "read_model.changed": read_model_changed_render,
+    "saga.changed": saga_changed_render,
 }
 
 

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.console.views import aggregates, audit, consumers, live, overview, projections, trace
+from apps.console.views import aggregates, audit, consumers, live, overview, projections, sagas, trace
 
 app_name = "console"
 
@@ -27,6 +27,12 @@ urlpatterns = [
     # Audit log
     path("audit/", audit.audit_log, name="audit"),
     path("audit/export.csv", audit.audit_log_csv, name="audit-csv"),
+    # Sagas
+    path("sagas/", sagas.sagas, name="sagas"),
+    path("sagas/<uuid:saga_id>/", sagas.saga, name="saga"),
+    path("sagas/<uuid:saga_id>/timeline.json", sagas.saga_timeline, name="saga-timeline"),
+    path("sagas/<uuid:saga_id>/preview/<slug:action>", sagas.saga_preview, name="saga-preview"),
+    path("sagas/<uuid:saga_id>/<slug:action>", sagas.saga_action, name="saga-action"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=False), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
 ]

@@ -1,17 +1,21 @@
 """Kafka producers: the relay's own, and one shared per process for the occasional record.
 
-The shared producer serves the dead-letter module (copies to ``order-events.dlq``) and
-the operator's "publish an undecodable message" action. KafkaProducer is thread-safe,
+The shared producer serves the dead-letter module (copies to ``order-events.dlq``),
+the operator's "publish an undecodable message" action and the simulator's duplicates. KafkaProducer is thread-safe,
 so the consumer threads of a worker share it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
 from kafka import KafkaProducer
+
+from apps.eventstore.types import RecordedEvent
+from apps.messaging.codec import event_encode, event_headers, event_key
 
 Headers = list[tuple[str, bytes]]
 
@@ -70,6 +74,23 @@ def poison_publish(*, key: bytes | None, value: bytes) -> None:
     """
     future = _shared_producer().send(settings.KAFKA_TOPIC, key=key, value=value)
     future.get(timeout=_ACK_TIMEOUT_SECONDS)
+
+
+def events_republish(*, events: Sequence[RecordedEvent]) -> None:
+    """Copy stored events onto the event topic once more, as the relay would (duplicate deliveries).
+
+    Consumers must apply each of them once however often it arrives: this is how the
+    simulator and the tests show it. Waits for every acknowledgement like :func:`dlq_publish`.
+    """
+    producer = _shared_producer()
+    futures = [
+        producer.send(
+            settings.KAFKA_TOPIC, key=event_key(event), value=event_encode(event), headers=event_headers(event)
+        )
+        for event in events
+    ]
+    for future in futures:
+        future.get(timeout=_ACK_TIMEOUT_SECONDS)
 
 
 def shared_producers_close() -> None:

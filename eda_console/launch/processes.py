@@ -65,6 +65,20 @@ def process_table(*, port: int, var_dir: Path, python: str = sys.executable) -> 
     ]
 
 
+# The demo's traffic: 2 orders/s until stopped, with the simulator's default share of every
+# failure (declines, shortages, no replies, delays, projection failures, duplicates,
+# undecodable records, cancellations). Stopping it switches its failure rules off.
+SIMULATOR_DEMO_RATE = 2.0
+
+
+def simulator_spec(*, python: str = sys.executable) -> ProcessSpec:
+    """The demo's simulator process (``manage.py simulate`` without an end or a report)."""
+    return ProcessSpec(
+        name="sim",
+        argv=(python, "manage.py", "simulate", "--rate", str(SIMULATOR_DEMO_RATE), "--duration", "0", "--no-report"),
+    )
+
+
 class OutputPrinter:
     """Writes children's lines to stdout, each prefixed with its process name."""
 

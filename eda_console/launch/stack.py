@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
+from eda_console.env import env_bool
 from eda_console.launch.database import database_ensure
 from eda_console.launch.processes import (
     PROJECT_DIR,
@@ -25,6 +26,7 @@ from eda_console.launch.processes import (
     process_start,
     process_table,
     processes_stop,
+    simulator_spec,
 )
 from eda_console.launch.services import EmbeddedService, port_is_free, services_start, services_stop
 
@@ -139,7 +141,23 @@ class Stack:
         say("stopped")
 
 
-def banner(*, port: int, endpoints: Mapping[str, str], credentials: str, services: list[EmbeddedService]) -> str:
+def simulator_line(*, enabled: bool) -> str:
+    if enabled:
+        return (
+            "  Simulator: ~2 orders/s with a little of every failure."
+            " Off: SIMULATOR_ENABLED=false make demo (or --no-simulator)"
+        )
+    return "  Simulator: off (SIMULATOR_ENABLED=false or --no-simulator)"
+
+
+def banner(
+    *,
+    port: int,
+    endpoints: Mapping[str, str],
+    credentials: str,
+    services: list[EmbeddedService],
+    simulator: bool = False,
+) -> str:
     lines = [
         "",
         "=" * 72,
@@ -150,13 +168,19 @@ def banner(*, port: int, endpoints: Mapping[str, str], credentials: str, service
         lines += ["", *(f"  {line}" for line in credentials.splitlines())]
     lines += ["", *(f"  {name:<24} {value}" for name, value in endpoints.items())]
     lines += [f"  {s.name + ' log':<24} {s.log_path}" for s in services]
+    lines += ["", simulator_line(enabled=simulator)]
     lines += ["", "  Press Ctrl-C to stop everything.", "=" * 72, ""]
     return "\n".join(lines)
 
 
-def stack_run(environ: Mapping[str, str] | None = None) -> int:
-    """Start the stack and block until Ctrl-C, SIGTERM or a child's death; return the exit code."""
+def stack_run(environ: Mapping[str, str] | None = None, *, simulator: bool | None = None) -> int:
+    """Start the stack and block until Ctrl-C, SIGTERM or a child's death; return the exit code.
+
+    ``simulator`` None follows SIMULATOR_ENABLED (default on); False is ``--no-simulator``.
+    """
     environ = dict(os.environ if environ is None else environ)
+    if simulator is None:
+        simulator = env_bool("SIMULATOR_ENABLED", True, environ=environ)
     port = int(environ.get("PORT") or 8000)
     var_dir = var_dir_resolve(environ)
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -182,6 +206,8 @@ def stack_run(environ: Mapping[str, str] | None = None) -> int:
             return 1
         credentials = demo_operator_ensure(env)
         specs = process_table(port=port, var_dir=var_dir)
+        if simulator:
+            specs.append(simulator_spec())
         for spec in specs:
             if stack.stop_requested.is_set():
                 return 0
@@ -193,7 +219,10 @@ def stack_run(environ: Mapping[str, str] | None = None) -> int:
             death = stack.first_dead() or f"web did not listen on port {port} within {WEB_READY_TIMEOUT:.0f}s"
             say(f"{death}; stopping everything")
             return 1
-        print(banner(port=port, endpoints=endpoints, credentials=credentials, services=stack.services), flush=True)
+        text = banner(
+            port=port, endpoints=endpoints, credentials=credentials, services=stack.services, simulator=simulator
+        )
+        print(text, flush=True)
         return stack.watch()
     except Exception as error:
         say(f"start-up failed: {error}")

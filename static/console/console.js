@@ -65,3 +65,26 @@
     if (event.target.classList && event.target.classList.contains("figure-data")) redraw(event.target);
   });
 })();
+
+// Actions: a refusal (400: bad input, 409: the action does not apply now) is a message for
+// the operator, so a form marked data-swap-refusal swaps it in like a success; a
+// [data-dismiss] button closes the confirmation it sits in.
+(function () {
+  "use strict";
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if ((status === 400 || status === 409) && source && source.closest("[data-swap-refusal]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-dismiss]");
+    if (!button) return;
+    var panel = button.closest("[data-" + button.dataset.dismiss + "]");
+    if (panel) panel.remove();
+  });
+})();

@@ -122,6 +122,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
         "EDA_VAR_DIR": str(var_dir),
         "PYTHONUNBUFFERED": "1",
+        # The pages are checked against traffic the tests make: no simulator.
+        "SIMULATOR_ENABLED": "false",
+        # A payment that never answers gets the saga stuck within seconds, not minutes.
+        "SAGA_STEP_TIMEOUT_SECONDS": "2",
+        "SAGA_STEP_MAX_ATTEMPTS": "2",
+        "SAGA_RETRY_BACKOFF_SECONDS": "0.5",
     }
     stack = Stack(base_url=f"http://127.0.0.1:{web_port}", env=env, var_dir=var_dir)
     broker = tansu_start(port=kafka_port, log_path=var_dir / "tansu.log")

@@ -124,7 +124,9 @@ def default_database_use(name: str) -> Iterator[None]:
 def _child_env(base: Mapping[str, str]) -> dict[str, str]:
     """The environment of a child: ours without pytest's, with the given settings on top."""
     inherited = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "PYTEST"))}
-    return {**inherited, "DJANGO_SETTINGS_MODULE": "eda_console.settings", "PYTHONUNBUFFERED": "1", **base}
+    # No simulator traffic in a test's stack unless the test asks for it in ``base``.
+    fixed = {"DJANGO_SETTINGS_MODULE": "eda_console.settings", "PYTHONUNBUFFERED": "1", "SIMULATOR_ENABLED": "false"}
+    return {**inherited, **fixed, **base}
 
 
 @dataclass

@@ -17,6 +17,7 @@ from apps.console.selectors.health import HEALTH_CHECK_INTERVAL_SECONDS, health_
 from apps.console.selectors.read_models import orders_by_status
 from apps.console.views.common import page_context
 from apps.messaging.push import READ_MODEL_GROUP
+from apps.sagas.selectors import saga_status_counts
 
 RATE_WINDOW_SECONDS = 300
 
@@ -43,6 +44,7 @@ def _tiles() -> dict[str, Any]:
     return {
         "totals": store_totals(),
         "rate_now": sum(recent) / len(recent) if recent else 0.0,
+        "saga_counts": saga_status_counts(),
         **_status(),
     }
 

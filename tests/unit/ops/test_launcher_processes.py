@@ -15,6 +15,7 @@ from eda_console.launch.processes import (
     process_start,
     process_table,
     processes_stop,
+    simulator_spec,
 )
 
 
@@ -96,3 +97,11 @@ def test_stop_kills_a_group_that_ignores_sigterm_after_the_timeout():
 def test_python_children_use_the_launchers_interpreter(tmp_path):
     for spec in process_table(port=8000, var_dir=tmp_path):
         assert spec.argv[0] == sys.executable
+
+
+def test_the_demo_simulator_sends_gentle_traffic_until_stopped_without_a_report():
+    spec = simulator_spec(python="python")
+    assert spec.argv[:3] == ("python", "manage.py", "simulate")
+    assert spec.argv[spec.argv.index("--duration") + 1] == "0"
+    assert "--no-report" in spec.argv
+    assert float(spec.argv[spec.argv.index("--rate") + 1]) <= 5

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
-BENCH_CALLS = ["-m bench.eventstore", "-m bench.pipeline", "-m bench.console"]
+BENCH_CALLS = ["-m bench.eventstore", "-m bench.pipeline", "-m bench.console", "-m bench.sagas"]
 
 
 def _make_bench(tmp_path: Path, *, failing: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:

@@ -99,6 +99,9 @@ def test_run_command_serves_the_console_on_embedded_services_and_sigint_leaves_n
     assert "eda_console worker" in names
     assert "eda_console beat" in names
     assert "manage.py run_relay" in names
+    # The demo's traffic runs by default, and the banner says how to turn it off.
+    assert "manage.py simulate" in names
+    assert "Off: SIMULATOR_ENABLED=false make demo (or --no-simulator)" in output.text
     assert "username: demo " in output.text
     time.sleep(0.5)
     assert [p.pid for p in descendants if _alive(p.pid)] == []
