@@ -33,7 +33,8 @@ LIVE_EVENTS_GROUP = "push.live-events"
 LAG_GROUP = "push.lag"
 REBUILD_GROUP = "push.rebuild"
 READ_MODEL_GROUP = "push.read-model"
-PUSH_GROUPS = frozenset({LIVE_EVENTS_GROUP, LAG_GROUP, REBUILD_GROUP, READ_MODEL_GROUP})
+DEAD_LETTER_REPLAY_GROUP = "push.dead-letter-replay"
+PUSH_GROUPS = frozenset({LIVE_EVENTS_GROUP, LAG_GROUP, REBUILD_GROUP, READ_MODEL_GROUP, DEAD_LETTER_REPLAY_GROUP})
 
 # How long a sync caller waits for its push to reach Redis before giving up on it.
 PUSH_SEND_TIMEOUT_SECONDS = 2.0
@@ -89,7 +90,26 @@ class ReadModelChangedMessage(TypedDict):
     changed_at: float
 
 
-PushMessage = LiveEventsMessage | LagSampledMessage | RebuildProgressMessage | ReadModelChangedMessage
+class DeadLetterReplayProgressMessage(TypedDict):
+    type: Literal["dead_letter_replay.progress"]
+    job_id: str
+    status: str
+    total: int
+    replayed: int
+    failed_again: int
+    remaining: int
+    new_dead_letters: int
+    rate: float
+    detail: str
+
+
+PushMessage = (
+    LiveEventsMessage
+    | LagSampledMessage
+    | RebuildProgressMessage
+    | ReadModelChangedMessage
+    | DeadLetterReplayProgressMessage
+)
 
 
 class _PushLoop:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
 from apps.messaging.dead_letters.fault_injection import failure_rules_wrap
+from apps.messaging.dead_letters.fingerprint import failure_fingerprint
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 from apps.messaging.dead_letters.stored import dead_letter_event_read
 from apps.messaging.push import read_model_changed_on_commit
@@ -114,6 +115,9 @@ def failure_note(dead_letter: DeadLetter, error: BaseException, *, attempts: int
     dead_letter.error_class = error_class_name(error)
     dead_letter.error_message = str(error)
     dead_letter.traceback = "".join(traceback.format_exception(error))
+    dead_letter.fingerprint = failure_fingerprint(
+        error_class=dead_letter.error_class, traceback_text=dead_letter.traceback
+    )
     dead_letter.attempts += attempts
     dead_letter.first_failed_at = dead_letter.first_failed_at or now
     dead_letter.last_failed_at = now
