@@ -89,6 +89,29 @@ class DeadLetter(models.Model):
         return self.blocked_by_id is None
 
 
+class DeadLetterAttempt(models.Model):
+    """One try at a dead letter: the consumer host's retries (one row for the run of them) or a replay.
+
+    ``tries`` is how many deliveries the row stands for; ``error_class`` is blank for the
+    attempt that succeeded.
+    """
+
+    dead_letter = models.ForeignKey(DeadLetter, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField()
+    tries = models.PositiveIntegerField(default=1)
+    by = models.CharField(max_length=150)
+    error_class = models.CharField(max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        app_label = "messaging"
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["dead_letter", "at"], name="messaging_dl_attempt_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt on dead letter {self.dead_letter_id} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
 class FailureRuleKind(models.TextChoices):
     FIELD_REGEX = "field_regex", "field matches regex"
     PROBABILITY = "probability", "with probability p"

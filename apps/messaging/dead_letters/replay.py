@@ -116,6 +116,7 @@ def replay_apply(dead_letter_id: int, *, resolved_by: str) -> ReplayResult:
             if error is not None:
                 chain.failure_note(dead_letter, error)
                 dead_letter.save()
+                chain.attempt_log(dead_letter, by=resolved_by, error=error)
                 chain.parked_streams_forget(dead_letter.group_id)
                 return ReplayResult(
                     dead_letter_id=dead_letter_id, outcome="failed", error=f"{chain.error_class_name(error)}: {error}"

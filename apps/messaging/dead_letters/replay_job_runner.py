@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -68,10 +69,8 @@ def dead_letter_replay_job_run(*, job_id: uuid.UUID | str) -> DeadLetterReplayJo
         pass
     except Exception as exc:
         logger.exception("bulk replay %s failed", job.id)
-        try:
+        with contextlib.suppress(_Cancelled):
             run.finish(ReplayJobStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        except _Cancelled:
-            pass
     return run.job
 
 

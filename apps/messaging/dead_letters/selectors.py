@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass
 
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Func, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery
 
-from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus, FailureRule
+from apps.messaging.dead_letters.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus, FailureRule
 
 
 @dataclass(frozen=True)
@@ -122,6 +122,31 @@ def dead_letter_parked_behind_list(*, dead_letter_id: int) -> QuerySet[DeadLette
         .filter(blocked_by_id=dead_letter_id, status=DeadLetterStatus.PARKED)
         .order_by("position")
     )
+
+
+def dead_letter_sequenced_heads(*, filters: DeadLetterFilter | None = None) -> QuerySet[DeadLetter]:
+    """Parked heads, oldest event first, each with ``waiting``: how many of its stream's events are parked behind it.
+
+    The count is a correlated subquery, so a page of heads costs a page of index lookups
+    however many dead letters there are.
+    """
+    waiting = (
+        DeadLetter.objects.filter(blocked_by_id=OuterRef("pk"), status=DeadLetterStatus.PARKED)
+        .order_by()
+        .annotate(n=Func("id", function="COUNT"))
+        .values("n")
+    )
+    return (
+        dead_letter_list(filters=filters)
+        .filter(status=DeadLetterStatus.PARKED, blocked_by__isnull=True, position__isnull=False)
+        .annotate(waiting=Subquery(waiting, output_field=IntegerField()))
+        .order_by("position")
+    )
+
+
+def dead_letter_attempt_list(*, dead_letter_id: int) -> QuerySet[DeadLetterAttempt]:
+    """Every try at a dead letter, oldest first: the consumer host's retries, then each replay."""
+    return DeadLetterAttempt.objects.filter(dead_letter_id=dead_letter_id).order_by("at", "id")
 
 
 def dead_letter_status_counts(*, group_id: str | None = None) -> dict[str, int]:
