@@ -8,6 +8,7 @@ mapped once, in apps.api.errors' registry.
 # No postponed annotations here: ninja resolves the schemas at runtime.
 import datetime as dt
 import uuid
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -36,7 +37,7 @@ api_error_register(ReplayJobNotCancellable, status=409, code="not_cancellable")
 
 
 TIME_HELP = "ISO 8601 date and time with a time zone, e.g. 2026-12-06T04:20:00Z"
-TIME_FORMAT = {"format": "date-time"}
+TIME_FORMAT: dict[str, Any] = {"format": "date-time"}
 
 
 def _moment_read(value: str) -> dt.datetime:

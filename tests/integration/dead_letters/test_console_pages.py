@@ -75,7 +75,7 @@ def test_the_confirmation_shows_the_impact_before_anything_happens(consumer: Lis
     _parked_stream(consumer)
     client = _client(operator)
 
-    one = client.get("/dead-letters/confirm/", {"action": "replay-stream", "id": head.pk}).content.decode()
+    one = client.get("/dead-letters/confirm/", {"action": "replay-stream", "id": str(head.pk)}).content.decode()
     bulk = client.get("/dead-letters/confirm/", {"action": "replay-filter", "group": GROUP}).content.decode()
 
     assert 'data-impact="dead_letters">1<' in one and 'data-impact="parked_behind">2<' in one
@@ -146,7 +146,7 @@ def test_a_viewer_or_a_forged_request_gets_403_and_nothing_changes(
     for path, data in posts:
         assert _client(viewer).post(path, data).status_code == 403, path
         assert _client(operator, csrf=True).post(path, data).status_code == 403, path
-    assert _client(viewer).get("/dead-letters/confirm/", {"action": "replay", "id": head.pk}).status_code == 403
+    assert _client(viewer).get("/dead-letters/confirm/", {"action": "replay", "id": str(head.pk)}).status_code == 403
 
     assert set(DeadLetter.objects.values_list("status", flat=True)) == {DeadLetterStatus.PARKED}
     assert DeadLetterReplayJob.objects.get().status == "queued"
