@@ -152,3 +152,29 @@ def test_a_viewer_or_a_forged_request_gets_403_and_nothing_changes(
     assert DeadLetterReplayJob.objects.get().status == "queued"
     assert consumer.applied == []
     assert AuditLog.objects.filter(outcome="refused").count() >= len(posts)
+
+
+def test_bulk_replay_progress_is_pushed_as_the_pages_own_partial() -> None:
+    from apps.console.push_renderers import LiveFilters, PushViewer, push_frame_render
+    from apps.messaging.push import DeadLetterReplayProgressMessage
+
+    message = DeadLetterReplayProgressMessage(
+        type="dead_letter_replay.progress",
+        job_id="6f1c0000-0000-4000-8000-000000000001",
+        status="running",
+        total=10,
+        replayed=4,
+        failed_again=1,
+        remaining=5,
+        new_dead_letters=0,
+        rate=12.5,
+        detail=HOSTILE,
+    )
+    no_filters = LiveFilters({})
+    operator_frame = push_frame_render(message=message, viewer=PushViewer(is_operator=True, live_filters=no_filters))
+    viewer_frame = push_frame_render(message=message, viewer=PushViewer(is_operator=False, live_filters=no_filters))
+
+    assert 'id="replay-job-6f1c0000-0000-4000-8000-000000000001"' in operator_frame and 'hx-swap-oob="true"' in operator_frame
+    assert 'value="5"' in operator_frame and ">4<" in operator_frame
+    assert "Cancel" in operator_frame and "Cancel" not in viewer_frame
+    assert HOSTILE not in operator_frame
