@@ -7,6 +7,7 @@ a cancel the runner notices between heads (replay_job_runner.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -25,6 +26,9 @@ from apps.messaging.dead_letters.selectors import DeadLetterFilter
 
 AUDIT_REQUEST = "dead_letter.replay_job"
 AUDIT_CANCEL = "dead_letter.replay_job.cancel"
+# A running job records its progress at least four times a second, however slow its rate: one
+# silent this long lost its worker, and must not hold its filter's slot for ever.
+REPLAY_JOB_ABANDONED_AFTER = dt.timedelta(minutes=2)
 # Above this a "rate limit" limits nothing the runner can reach; it would only hide a typo.
 RATE_LIMIT_MAX = 100_000
 
@@ -72,6 +76,7 @@ def dead_letter_replay_job_request(
         ) as act,
         transaction.atomic(),
     ):
+        _abandoned_fail(scope_key=replay_scope_key(filters=filters, everything=everything))
         try:
             with transaction.atomic():
                 job = DeadLetterReplayJob.objects.create(
@@ -97,6 +102,16 @@ def dead_letter_replay_job_request(
             transaction.on_commit(lambda: dead_letter_replay_job_task.delay(job_id))
     replay_job_progress_push(job)
     return job
+
+
+def _abandoned_fail(*, scope_key: str) -> None:
+    DeadLetterReplayJob.objects.filter(
+        scope_key=scope_key,
+        status=ReplayJobStatus.RUNNING,
+        heartbeat_at__lt=timezone.now() - REPLAY_JOB_ABANDONED_AFTER,
+    ).update(
+        status=ReplayJobStatus.FAILED, finished_at=timezone.now(), detail="abandoned: its runner stopped reporting"
+    )
 
 
 def dead_letter_replay_job_cancel(*, job_id: uuid.UUID | str, actor: Actor) -> DeadLetterReplayJob:

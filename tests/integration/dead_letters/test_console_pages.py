@@ -174,7 +174,10 @@ def test_bulk_replay_progress_is_pushed_as_the_pages_own_partial() -> None:
     operator_frame = push_frame_render(message=message, viewer=PushViewer(is_operator=True, live_filters=no_filters))
     viewer_frame = push_frame_render(message=message, viewer=PushViewer(is_operator=False, live_filters=no_filters))
 
-    assert 'id="replay-job-6f1c0000-0000-4000-8000-000000000001"' in operator_frame and 'hx-swap-oob="true"' in operator_frame
+    assert (
+        'id="replay-job-6f1c0000-0000-4000-8000-000000000001"' in operator_frame
+        and 'hx-swap-oob="true"' in operator_frame
+    )
     assert 'value="5"' in operator_frame and ">4<" in operator_frame
     assert "Cancel" in operator_frame and "Cancel" not in viewer_frame
     assert HOSTILE not in operator_frame

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -10,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
 from apps.accounts.models import AuditLog
 from apps.messaging.dead_letters import (
@@ -154,6 +156,26 @@ def test_the_same_bulk_replay_asked_twice_is_queued_once(consumer: ListConsumer,
     assert refused.value.job.pk == first.pk
     assert DeadLetterReplayJob.objects.count() == 1
     assert AuditLog.objects.filter(action="dead_letter.replay_job", outcome="refused").count() == 1
+
+
+def test_a_job_whose_runner_went_silent_does_not_hold_its_filter_for_ever(
+    consumer: ListConsumer, operator: User
+) -> None:
+    _failing_streams(consumer, streams=1)
+    lost = dead_letter_replay_job_request(
+        filters=DeadLetterFilter(group_id=GROUP), rate_limit=None, actor=operator, enqueue=False
+    )
+    DeadLetterReplayJob.objects.filter(pk=lost.pk).update(
+        status=ReplayJobStatus.RUNNING, heartbeat_at=timezone.now() - dt.timedelta(minutes=3)
+    )
+
+    again = dead_letter_replay_job_request(
+        filters=DeadLetterFilter(group_id=GROUP), rate_limit=None, actor=operator, enqueue=False
+    )
+
+    lost.refresh_from_db()
+    assert lost.status == ReplayJobStatus.FAILED and "abandoned" in lost.detail
+    assert again.status == ReplayJobStatus.QUEUED
 
 
 def test_a_viewer_cannot_start_or_cancel_a_bulk_replay(consumer: ListConsumer, operator: User, viewer: User) -> None:
