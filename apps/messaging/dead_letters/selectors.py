@@ -74,15 +74,15 @@ class FailureGroup:
     last_seen: dt.datetime | None
 
 
-def dead_letter_failure_groups(*, status: str | None = DeadLetterStatus.PARKED) -> list[FailureGroup]:
-    """The failure groups, biggest first: one GROUP BY over the fingerprint index.
+def dead_letter_failure_groups(*, filters: DeadLetterFilter | None = None) -> list[FailureGroup]:
+    """The failure groups of what ``filters`` matches (parked ones by default), biggest first.
 
-    Only dead letters that failed themselves have a fingerprint; the events parked
-    behind them are counted by the impact of a replay, not here.
+    One GROUP BY, over the fingerprint index when only the status narrows it. Only dead
+    letters that failed themselves have a fingerprint; the events parked behind them are
+    counted by the impact of a replay, not here.
     """
-    queryset = DeadLetter.objects.exclude(fingerprint="")
-    if status:
-        queryset = queryset.filter(status=status)
+    filters = filters if filters is not None else DeadLetterFilter(status=DeadLetterStatus.PARKED)
+    queryset = dead_letter_list(filters=filters).exclude(fingerprint="")
     rows = (
         queryset.values("fingerprint", "group_id")
         .annotate(n=Count("id"), first=Min("first_failed_at"), last=Max("last_failed_at"))

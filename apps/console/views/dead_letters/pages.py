@@ -61,7 +61,7 @@ def dead_letter_index(request: HttpRequest) -> HttpResponse:
         query=query,
         query_string=urlencode(query),
         statuses=DeadLetterStatus.choices,
-        groups=dead_letter_failure_groups(status=filters.status),
+        groups=dead_letter_failure_groups(filters=filters),
         rows=rows,
         matching_count=matching.count(),
         older=older,
