@@ -8,7 +8,9 @@ templates; no network), as p95 over ``BENCH_CONSOLE_REQUESTS`` requests:
 - a stream page of a 10,000-event stream (first, a middle and the last page, with the
   keyset links), beside the same page of a one-event stream;
 - a saga page of a saga with 50 step attempts, beside a one-attempt saga's page
-  (``bench/console_sagas.py``).
+  (``bench/console_sagas.py``);
+- the dead-letter figures (list and groups with 100,000 dead letters, bulk replay of
+  10,000), in a process of their own: see ``bench/console_dead_letters.py``.
 
 The browser figures (append -> shown in the live stream at 200 events/s, and the longest
 main-thread task at 1,000 events/s) run the whole stack in Chromium: see
@@ -18,6 +20,8 @@ main-thread task at 1,000 events/s) run the whole stack in Chromium: see
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -219,6 +223,11 @@ def main() -> None:
     from bench.console_live import live_figures
 
     live_figures()
+    # A process of its own: this one's Django is set up on the other bench database.
+    done = subprocess.run([sys.executable, "-m", "bench.console_dead_letters"], check=False)
+    if done.returncode:
+        print(f"bench: dead-letter figures: not measured (exit code {done.returncode})", flush=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ def me(request: HttpRequest) -> MeOut:
 # Routers: one line per app. The orders router owns /orders, /stock, /streams and /events.
 api.add_router("/", orders_router)
 api.add_router("/", dead_letters_router)  # /dead-letters, /failure-rules, /poison-messages
+api.add_router("/", "apps.messaging.api_replay_jobs.router")  # /dead-letters/replay-jobs
 api.add_router("/", "apps.projections.api.router")  # /projections, /projections/rebuilds
 api.add_router("/", "apps.messaging.api_consumers.router")  # /consumers
 api.add_router("/", "apps.sagas.api.router")  # /sagas

@@ -108,6 +108,12 @@ CONSUMER_RETRY_BACKOFF_MS = env_int("CONSUMER_RETRY_BACKOFF_MS", 50)
 CONSUMER_RETRY_BACKOFF_MAX_MS = env_int("CONSUMER_RETRY_BACKOFF_MAX_MS", 1000)
 # How long a process trusts its cached failure rules and parked streams before reading the tables again.
 DEAD_LETTER_CACHE_SECONDS = env_float("DEAD_LETTER_CACHE_SECONDS", 1.0)
+# A bulk dead-letter replay (a job) replays this many heads first, and stops itself when more
+# than this share of what it replayed failed again (checked after the canary and from then on).
+DEAD_LETTER_REPLAY_CANARY_SIZE = env_int("DEAD_LETTER_REPLAY_CANARY_SIZE", 10)
+DEAD_LETTER_REPLAY_STOP_FAILURE_SHARE = env_float("DEAD_LETTER_REPLAY_STOP_FAILURE_SHARE", 0.5)
+# The rate the replay dialog offers (events/s); the operator may change it or leave it empty (unthrottled).
+DEAD_LETTER_REPLAY_DEFAULT_RATE = env_int("DEAD_LETTER_REPLAY_DEFAULT_RATE", 100)
 # The worker starts the consumer threads unless this is off (e.g. a tasks-only worker).
 CONSUMER_HOST_ENABLED = env_bool("CONSUMER_HOST_ENABLED", True)
 RELAY_BATCH_SIZE = env_int("RELAY_BATCH_SIZE", 1000)

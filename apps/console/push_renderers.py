@@ -26,6 +26,7 @@ from apps.console.selectors import pipeline
 from apps.console.selectors.read_models import orders_by_status, projection_lag_list
 from apps.console.selectors.sagas import saga_page_context
 from apps.messaging.push import (
+    DeadLetterReplayProgressMessage,
     LagSampledMessage,
     LiveEventsMessage,
     LiveRow,
@@ -169,12 +170,28 @@ def saga_changed_render(message: PushMessage, viewer: PushViewer) -> str:
     return render_to_string("console/saga.html#saga-live", context)
 
 
+def replay_job_view(progress: DeadLetterReplayProgressMessage) -> dict[str, Any]:
+    """What the bulk-replay partial shows, from a job row's message or a pushed one alike."""
+    return {
+        **progress,
+        "done": progress["replayed"] + progress["failed_again"],
+        "active": progress["status"] in ("queued", "running"),
+    }
+
+
+def dead_letter_replay_render(message: PushMessage, viewer: PushViewer) -> str:
+    progress = cast(DeadLetterReplayProgressMessage, message)
+    context = {"job": replay_job_view(progress), "is_operator": viewer.is_operator, "job_oob": True}
+    return render_to_string("console/dead_letters/job.html#replay-job", context)
+
+
 PUSH_RENDERERS: dict[str, Callable[[PushMessage, PushViewer], str]] = {
     "live.events": live_events_render,
     "lag.sampled": lag_sampled_render,
     "rebuild.progress": rebuild_progress_render,
     "read_model.changed": read_model_changed_render,
     "saga.changed": saga_changed_render,
+    "dead_letter_replay.progress": dead_letter_replay_render,
 }
 
 

@@ -2,6 +2,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from apps.console.views import aggregates, audit, consumers, live, overview, projections, sagas, trace
+from apps.console.views.dead_letters import actions as dead_letter_actions
+from apps.console.views.dead_letters import pages as dead_letter_pages
 
 app_name = "console"
 
@@ -33,6 +35,29 @@ urlpatterns = [
     path("sagas/<uuid:saga_id>/timeline.json", sagas.saga_timeline, name="saga-timeline"),
     path("sagas/<uuid:saga_id>/preview/<slug:action>", sagas.saga_preview, name="saga-preview"),
     path("sagas/<uuid:saga_id>/<slug:action>", sagas.saga_action, name="saga-action"),
+    # Dead letters
+    path("dead-letters/", dead_letter_pages.dead_letter_index, name="dead-letters"),
+    path("dead-letters/sequenced/", dead_letter_pages.dead_letter_sequenced, name="dead-letters-sequenced"),
+    path("dead-letters/<int:dead_letter_id>/", dead_letter_pages.dead_letter_detail, name="dead-letter"),
+    path("dead-letters/confirm/", dead_letter_actions.dead_letter_confirm, name="dead-letter-confirm"),
+    path(
+        "dead-letters/<int:dead_letter_id>/replay",
+        dead_letter_actions.dead_letter_replay_one,
+        name="dead-letter-replay",
+    ),
+    path(
+        "dead-letters/<int:dead_letter_id>/replay-stream",
+        dead_letter_actions.dead_letter_replay_its_stream,
+        name="dead-letter-replay-stream",
+    ),
+    path("dead-letters/<int:dead_letter_id>/skip", dead_letter_actions.dead_letter_skip_one, name="dead-letter-skip"),
+    path("dead-letters/replay-jobs/", dead_letter_actions.replay_job_start, name="dead-letter-replay-jobs"),
+    path("dead-letters/replay-jobs/<uuid:job_id>/", dead_letter_pages.replay_job_detail, name="dead-letter-replay-job"),
+    path(
+        "dead-letters/replay-jobs/<uuid:job_id>/cancel",
+        dead_letter_actions.replay_job_cancel,
+        name="dead-letter-replay-job-cancel",
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=False), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
 ]

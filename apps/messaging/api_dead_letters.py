@@ -69,6 +69,7 @@ class DeadLetterOut(Schema):
     offset: int
     error_class: str
     error_message: str
+    fingerprint: str = Field(description="The error class and the frame of our code it came from; blank when parked")
     attempts: int
     first_failed_at: dt.datetime | None
     last_failed_at: dt.datetime | None
@@ -125,6 +126,8 @@ class DeadLetterQuery(Schema):
     stream: Line | None = Field(None, max_length=STREAM_MAX)
     event_type: Line | None = Field(None, max_length=EVENT_TYPE_MAX)
     error_class: Line | None = Field(None, max_length=ERROR_CLASS_MAX)
+    fingerprint: Line | None = Field(None, max_length=column_max_length(DeadLetter, "fingerprint"))
+    message_contains: Line | None = Field(None, max_length=500, description="Text in the error message (any case)")
 
 
 class ReplayFilterIn(StrictIn):
@@ -249,6 +252,8 @@ def dead_letters_list(request: HttpRequest, filters: Query[DeadLetterQuery]) -> 
             stream_id=filters.stream,
             event_type=filters.event_type,
             error_class=filters.error_class,
+            fingerprint=filters.fingerprint,
+            message_contains=filters.message_contains,
         )
     )
 

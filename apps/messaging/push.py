@@ -34,7 +34,10 @@ LAG_GROUP = "push.lag"
 REBUILD_GROUP = "push.rebuild"
 READ_MODEL_GROUP = "push.read-model"
 SAGAS_GROUP = "push.sagas"
-PUSH_GROUPS = frozenset({LIVE_EVENTS_GROUP, LAG_GROUP, REBUILD_GROUP, READ_MODEL_GROUP, SAGAS_GROUP})
+DEAD_LETTER_REPLAY_GROUP = "push.dead-letter-replay"
+PUSH_GROUPS = frozenset(
+    {LIVE_EVENTS_GROUP, LAG_GROUP, REBUILD_GROUP, READ_MODEL_GROUP, SAGAS_GROUP, DEAD_LETTER_REPLAY_GROUP}
+)
 
 # How long a sync caller waits for its push to reach Redis before giving up on it.
 PUSH_SEND_TIMEOUT_SECONDS = 2.0
@@ -98,7 +101,27 @@ class SagaChanged(TypedDict):
     status: str
 
 
-PushMessage = LiveEventsMessage | LagSampledMessage | RebuildProgressMessage | ReadModelChangedMessage | SagaChanged
+class DeadLetterReplayProgressMessage(TypedDict):
+    type: Literal["dead_letter_replay.progress"]
+    job_id: str
+    status: str
+    total: int
+    replayed: int
+    failed_again: int
+    remaining: int
+    new_dead_letters: int
+    rate: float
+    detail: str
+
+
+PushMessage = (
+    LiveEventsMessage
+    | LagSampledMessage
+    | RebuildProgressMessage
+    | ReadModelChangedMessage
+    | SagaChanged
+    | DeadLetterReplayProgressMessage
+)
 
 
 class _PushLoop:

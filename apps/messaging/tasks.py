@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from apps.messaging.dead_letters.by_rebuild import dead_letter_orphaned_chains_release
+from apps.messaging.dead_letters.replay_job_task import dead_letter_replay_job_task  # noqa: F401  (autodiscovery)
 from apps.messaging.lag import consumer_lag_sample
 
 logger = logging.getLogger(__name__)

@@ -24,12 +24,15 @@ from apps.messaging.dead_letters.fault_injection import (
     failure_rules_wrap,
     participant_fault_find,
 )
+from apps.messaging.dead_letters.impact import ReplayImpact, dead_letter_one_impact, dead_letter_replay_impact
 from apps.messaging.dead_letters.models import (
     DeadLetter,
+    DeadLetterReplayJob,
     DeadLetterStatus,
     FailureRule,
     FailureRuleEffect,
     FailureRuleKind,
+    ReplayJobStatus,
 )
 from apps.messaging.dead_letters.poison import poison_message_publish
 from apps.messaging.dead_letters.recording import (
@@ -46,27 +49,46 @@ from apps.messaging.dead_letters.replay import (
     dead_letter_replay_stream,
     dead_letter_skip,
 )
-from apps.messaging.dead_letters.selectors import DeadLetterFilter
+from apps.messaging.dead_letters.replay_job_runner import dead_letter_replay_job_run
+from apps.messaging.dead_letters.replay_jobs import (
+    ReplayJobAlreadyActive,
+    ReplayJobNotCancellable,
+    dead_letter_replay_job_cancel,
+    dead_letter_replay_job_request,
+)
+from apps.messaging.dead_letters.selectors import DeadLetterFilter, FailureGroup, dead_letter_failure_groups
 
 __all__ = [
     "DeadLetter",
     "DeadLetterFilter",
     "DeadLetterNotReplayable",
+    "DeadLetterReplayJob",
     "DeadLetterStatus",
+    "FailureGroup",
     "FailureRule",
     "FailureRuleEffect",
     "FailureRuleKind",
     "InjectedFailure",
     "ParticipantFault",
+    "ReplayImpact",
+    "ReplayJobAlreadyActive",
+    "ReplayJobNotCancellable",
+    "ReplayJobStatus",
     "ReplayResult",
     "ReplaySummary",
     "dead_letter_chains_release",
     "dead_letter_dlq_publish_pending",
+    "dead_letter_failure_groups",
+    "dead_letter_one_impact",
     "dead_letter_park_behind",
     "dead_letter_parked_streams",
     "dead_letter_parked_tails",
     "dead_letter_record",
     "dead_letter_replay",
+    "dead_letter_replay_impact",
+    "dead_letter_replay_job_cancel",
+    "dead_letter_replay_job_request",
+    "dead_letter_replay_job_run",
     "dead_letter_replay_matching",
     "dead_letter_replay_stream",
     "dead_letter_resolve_rebuilt",

@@ -20,12 +20,15 @@ from django.utils import timezone
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
 from apps.messaging.dead_letters.fault_injection import failure_rules_wrap
-from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
+from apps.messaging.dead_letters.fingerprint import failure_fingerprint
+from apps.messaging.dead_letters.models import DeadLetter, DeadLetterAttempt, DeadLetterStatus
 from apps.messaging.dead_letters.stored import dead_letter_event_read
 from apps.messaging.push import read_model_changed_on_commit
 from apps.messaging.registry import consumer_spec
 
 SYSTEM_ACTOR = "system"
+# Who the attempt log names for the deliveries that ended in a dead letter.
+CONSUMER_HOST_ACTOR = "consumer host"
 PARKED = DeadLetterStatus.PARKED
 _parked_cache: dict[str, tuple[float, frozenset[str]]] = {}
 
@@ -114,9 +117,24 @@ def failure_note(dead_letter: DeadLetter, error: BaseException, *, attempts: int
     dead_letter.error_class = error_class_name(error)
     dead_letter.error_message = str(error)
     dead_letter.traceback = "".join(traceback.format_exception(error))
+    dead_letter.fingerprint = failure_fingerprint(
+        error_class=dead_letter.error_class, traceback_text=dead_letter.traceback
+    )
     dead_letter.attempts += attempts
     dead_letter.first_failed_at = dead_letter.first_failed_at or now
     dead_letter.last_failed_at = now
+
+
+def attempt_log(dead_letter: DeadLetter, *, by: str, error: BaseException | None = None, tries: int = 1) -> None:
+    """Add a try to the dead letter's attempt log (saved; ``dead_letter`` must be saved already)."""
+    DeadLetterAttempt.objects.create(
+        dead_letter=dead_letter,
+        at=timezone.now(),
+        tries=tries,
+        by=by,
+        error_class=error_class_name(error) if error is not None else "",
+        error_message=str(error) if error is not None else "",
+    )
 
 
 def resolve(dead_letter: DeadLetter, *, status: str, resolved_by: str, reason: str = "") -> None:
@@ -126,6 +144,8 @@ def resolve(dead_letter: DeadLetter, *, status: str, resolved_by: str, reason: s
     if reason:
         dead_letter.skip_reason = reason
     dead_letter.save()
+    if status == DeadLetterStatus.REPLAYED:
+        attempt_log(dead_letter, by=resolved_by)
     read_model_changed_on_commit(source=DEAD_LETTERS_SOURCE)
 
 
@@ -147,6 +167,7 @@ def parked_apply(dead_letter: DeadLetter, *, resolved_by: str) -> Exception | No
     failure_note(dead_letter, error)
     dead_letter.blocked_by = None
     dead_letter.save()
+    attempt_log(dead_letter, by=resolved_by, error=error)
     if old_head is not None:
         DeadLetter.objects.filter(blocked_by_id=old_head, status=PARKED).exclude(pk=dead_letter.pk).update(
             blocked_by=dead_letter

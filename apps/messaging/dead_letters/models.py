@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.db.models import Q
 
@@ -34,6 +36,9 @@ class DeadLetter(models.Model):
     error_class = models.CharField(max_length=255, blank=True)
     error_message = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
+    # The error class and the frame of our code it came from (fingerprint.py); blank for
+    # an event parked behind a head, which did not fail itself. Indexed for the group view.
+    fingerprint = models.CharField(max_length=500, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     first_failed_at = models.DateTimeField(null=True, blank=True)
     last_failed_at = models.DateTimeField(null=True, blank=True)
@@ -68,6 +73,7 @@ class DeadLetter(models.Model):
             models.Index(fields=["group_id", "status", "stream_id"], name="messaging_dl_group_status_idx"),
             models.Index(fields=["stream_id", "position"], name="messaging_dl_stream_idx"),
             models.Index(fields=["status", "created_at"], name="messaging_dl_status_idx"),
+            models.Index(fields=["status", "fingerprint", "group_id"], name="messaging_dl_fingerprint_idx"),
         ]
 
     def __str__(self) -> str:
@@ -81,6 +87,29 @@ class DeadLetter(models.Model):
     @property
     def is_head(self) -> bool:
         return self.blocked_by_id is None
+
+
+class DeadLetterAttempt(models.Model):
+    """One try at a dead letter: the consumer host's retries (one row for the run of them) or a replay.
+
+    ``tries`` is how many deliveries the row stands for; ``error_class`` is blank for the
+    attempt that succeeded.
+    """
+
+    dead_letter = models.ForeignKey(DeadLetter, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField()
+    tries = models.PositiveIntegerField(default=1)
+    by = models.CharField(max_length=150)
+    error_class = models.CharField(max_length=255, blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        app_label = "messaging"
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["dead_letter", "at"], name="messaging_dl_attempt_idx")]
+
+    def __str__(self) -> str:
+        return f"attempt on dead letter {self.dead_letter_id} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class FailureRuleKind(models.TextChoices):
@@ -139,3 +168,73 @@ class FailureRule(models.Model):
         if self.kind == FailureRuleKind.FIELD_REGEX:
             return f"{self.group_id} {verb} when {self.field} ~ /{self.pattern}/ ({state})"
         return f"{self.group_id} {verb} with p={self.probability:g} ({state})"
+
+
+class ReplayJobStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    # Stopped itself: more than the allowed share failed again (after the canary or later).
+    STOPPED = "stopped", "stopped"
+    CANCELLED = "cancelled", "cancelled"
+    FAILED = "failed", "failed"
+
+
+ACTIVE_REPLAY_JOB_STATUSES = (ReplayJobStatus.QUEUED, ReplayJobStatus.RUNNING)
+
+
+class DeadLetterReplayJob(models.Model):
+    """A bulk replay of the parked dead letters a filter matches, run by a Celery task like a rebuild.
+
+    ``scope_key`` names the filter: one job per filter may be active, so the same bulk
+    replay asked twice at once runs once. ``total`` is what matched when the job started
+    (heads and the events parked behind them); ``replayed`` and ``failed_again`` count
+    dead letters; ``new_dead_letters`` counts failures recorded while the job ran.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    filters = models.JSONField(default=dict)
+    everything = models.BooleanField(default=False)
+    scope_key = models.CharField(max_length=64)
+    # Events per second; null replays as fast as it can.
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    canary_size = models.PositiveIntegerField()
+    stop_failure_share = models.FloatField()
+    status = models.CharField(max_length=10, choices=ReplayJobStatus.choices, default=ReplayJobStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    replayed = models.PositiveIntegerField(default=0)
+    failed_again = models.PositiveIntegerField(default=0)
+    heads_done = models.PositiveIntegerField(default=0)
+    heads_total = models.PositiveIntegerField(default=0)
+    new_dead_letters = models.PositiveIntegerField(default=0)
+    # The newest dead letter when the job started: anything after it arrived meanwhile.
+    started_after_id = models.BigIntegerField(null=True, blank=True)
+    rate = models.FloatField(default=0.0)
+    requested_by = models.CharField(max_length=150)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        app_label = "messaging"
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["scope_key"],
+                condition=Q(status__in=["queued", "running"]),
+                name="messaging_one_active_replay_per_scope",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"replay job {self.id} {self.status} {self.replayed}/{self.total}"
+
+    @property
+    def remaining(self) -> int:
+        return max(self.total - self.replayed - self.failed_again, 0)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_REPLAY_JOB_STATUSES

@@ -78,6 +78,7 @@ def dead_letter_record(
             if found is None:
                 raise
             return found
+        chain.attempt_log(dead_letter, by=chain.CONSUMER_HOST_ACTOR, error=error, tries=attempts)
         dlq_produce_on_commit(dead_letter.pk)
         read_model_changed_on_commit(source=chain.DEAD_LETTERS_SOURCE)
     if event is not None:

@@ -86,7 +86,8 @@ def _already(dead_letter: DeadLetter) -> ReplayResult:
     return ReplayResult(dead_letter_id=dead_letter.pk, outcome=outcome)
 
 
-def _replay_one(dead_letter_id: int, *, resolved_by: str) -> ReplayResult:
+def replay_apply(dead_letter_id: int, *, resolved_by: str) -> ReplayResult:
+    """Replay one dead letter and release its chain; the caller has already opened the operator action."""
     dead_letter = DeadLetter.objects.get(pk=dead_letter_id)
     if dead_letter.status != PARKED:
         return _already(dead_letter)
@@ -115,6 +116,7 @@ def _replay_one(dead_letter_id: int, *, resolved_by: str) -> ReplayResult:
             if error is not None:
                 chain.failure_note(dead_letter, error)
                 dead_letter.save()
+                chain.attempt_log(dead_letter, by=resolved_by, error=error)
                 chain.parked_streams_forget(dead_letter.group_id)
                 return ReplayResult(
                     dead_letter_id=dead_letter_id, outcome="failed", error=f"{chain.error_class_name(error)}: {error}"
@@ -167,7 +169,7 @@ def dead_letter_replay(*, dead_letter_id: int, actor: Actor) -> ReplayResult:
         target=f"dead_letter:{dead_letter_id}",
         parameters={"dead_letter_id": dead_letter_id},
     ) as act:
-        result = _replay_one(dead_letter_id, resolved_by=act.actor_name)
+        result = replay_apply(dead_letter_id, resolved_by=act.actor_name)
         _result_report(act, result)
     return result
 
@@ -182,7 +184,7 @@ def _replay_stream(*, group_id: str, stream_id: str, resolved_by: str) -> Replay
         return ReplaySummary(replayed=0, failed=0, still_parked=0)
     head = DeadLetter.objects.get(pk=head_id)
     if head.status == PARKED:
-        result = _replay_one(head_id, resolved_by=resolved_by)
+        result = replay_apply(head_id, resolved_by=resolved_by)
         replayed, failed = result.replayed_count, result.failed_count
     else:
         release = chain.chain_release(head, resolved_by=resolved_by)
@@ -213,7 +215,7 @@ def _replay_matching(
     replayed = failed = 0
     for done, head_id in enumerate(heads, start=1):
         try:
-            result = _replay_one(head_id, resolved_by=resolved_by)
+            result = replay_apply(head_id, resolved_by=resolved_by)
         except DeadLetterNotReplayable:
             failed += 1
         else:
