@@ -116,6 +116,7 @@ class Command(BaseCommand):
                 order_ids=run.order_ids,
                 skus=run.skus,
                 rebuild=not options["no_rebuild"],
+                settled=state.settled,
                 progress=lambda name: status.update(f"rebuilding {name} to compare"),
             )
         for line in report.lines():
