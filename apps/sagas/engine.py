@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.eventstore.store import stream_page_read
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.push import saga_changed_on_commit
 from apps.sagas import plan
@@ -26,6 +27,8 @@ from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
 SAGA_TYPE = "order"
 STEP_TASK = "sagas.saga_step_send"
 _OPEN = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
+_ORDER_SETTLED = frozenset({"OrderConfirmed", "OrderCancelled", "OrderShipped"})
+_SETTLED_LOOKAHEAD = 20
 
 
 def backoff_ms(failed_attempt: int) -> int:
@@ -132,6 +135,11 @@ def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
     """Start the saga of the order ``event`` (an OrderPlaced) placed; a duplicate starts nothing."""
     order_id = str(event.data["order_id"])
     if SagaInstance.objects.filter(saga_type=SAGA_TYPE, order_id=order_id).exists():
+        return None
+    # An order already confirmed, cancelled or shipped by the time its OrderPlaced arrives (an
+    # old one, when the group first reads the topic) was settled without a saga: none starts.
+    later = stream_page_read(stream_id=event.stream_id, after_version=event.version, limit=_SETTLED_LOOKAHEAD)
+    if any(e.event_type in _ORDER_SETTLED for e in later):
         return None
     lines: list[dict[str, Any]] = [
         {"sku": str(line["sku"]), "quantity": int(line["quantity"]), "unit_price_cents": int(line["unit_price_cents"])}

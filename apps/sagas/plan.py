@@ -249,7 +249,13 @@ def _compensate(view: SagaView) -> Decision:
         return Decision(status=COMPENSATING, status_reason=reason, current_step="cancel_order")
     if cancel.status != SUCCEEDED:
         return _stuck(cancel, reason)
-    return Decision(status=COMPENSATED, status_reason=reason, current_step="")
+    # Once compensated, the step the saga failed at is its step (what an operator filters on).
+    return Decision(status=COMPENSATED, status_reason=reason, current_step=_failed_action(latest))
+
+
+def _failed_action(latest: Mapping[tuple[str, str], AttemptView]) -> str:
+    failed = [a for a in latest.values() if KIND[a.name] == ACTION and a.status not in (PENDING, SUCCEEDED)]
+    return min(failed, key=lambda a: SEQUENCE[a.name]).name if failed else ""
 
 
 def _stuck(attempt: AttemptView, reason: str) -> Decision:

@@ -37,6 +37,7 @@ from apps.accounts.models import AuditLog
 from apps.accounts.services import api_token_create
 from apps.eventstore.store import head_position
 from apps.messaging.dead_letters import DeadLetter, FailureRule
+from apps.sagas.models import SagaInstance, SagaStep
 
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -93,6 +94,8 @@ def _written() -> dict[str, Any]:
         "audit": AuditLog.objects.exclude(outcome="refused").count(),
         "dead_letters": list(DeadLetter.objects.order_by("pk").values_list("pk", "status", "updated_at")),
         "failure_rules": list(FailureRule.objects.order_by("pk").values_list("pk", "enabled", "updated_at")),
+        "sagas": list(SagaInstance.objects.order_by("pk").values_list("pk", "status", "updated_at")),
+        "saga_steps": SagaStep.objects.count(),
     }
 
 

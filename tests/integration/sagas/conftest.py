@@ -25,6 +25,8 @@ SAGA_TIMINGS = {
     "SAGA_STEP_MAX_ATTEMPTS": "3",
     "SAGA_RETRY_BACKOFF_SECONDS": "0.2",
     "SAGA_OVERDUE_CHECK_SECONDS": "0.5",
+    # Failure rules made in a test reach the worker's participants at once.
+    "DEAD_LETTER_CACHE_SECONDS": "0.2",
 }
 
 

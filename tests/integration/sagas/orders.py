@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.auth.models import Group, User
+
 from apps.eventstore.store import correlation_read
 from apps.eventstore.types import RecordedEvent
+from apps.messaging.dead_letters import FailureRule, failure_rule_create
+from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.sagas.models import SagaInstance, SagaStatus
@@ -13,7 +17,7 @@ from apps.sagas.selectors import saga_condition, saga_detail
 from tests.support.stack import PipelineStack, wait_for
 
 CONTEXT = handlers.CommandContext(actor="saga-test")
-FINAL = {SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.STUCK, SagaStatus.FAILED}
+FINAL: set[str] = {SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.STUCK, SagaStatus.FAILED}
 
 
 def stock_add(sku: str, quantity: int) -> None:
@@ -56,3 +60,36 @@ def saga_events(order_id: str) -> list[RecordedEvent]:
 
 def event_types(order_id: str) -> list[str]:
     return [event.event_type for event in saga_events(order_id)]
+
+
+def stack_user(username: str, role: str) -> User:
+    """A user with ``role`` in the stack's database."""
+    user = User.objects.create_user(username=username, password="pw-" + username)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def participant_rule(*, participant: str, field: str, pattern: str, effect: str, delay_ms: int = 0) -> FailureRule:
+    """A failure rule on a participant, made by an operator (as the API makes it)."""
+    actor = User.objects.filter(username="rules-op").first() or stack_user("rules-op", "operator")
+    rule = failure_rule_create(
+        actor=actor,
+        group_id=f"participant.{participant}",
+        kind="field_regex",
+        field=field,
+        pattern=pattern,
+        effect=effect,
+        delay_ms=delay_ms,
+    )
+    failure_rules_forget()
+    return rule
+
+
+def stuck_saga_make(stack: PipelineStack, order_id: str) -> tuple[SagaInstance, FailureRule]:
+    """A saga stuck on a payment that never answers (the rule stays on; disable it to let payments through)."""
+    stock_add(f"sku-{order_id}", 10)
+    rule = participant_rule(participant="payment", field="order_id", pattern=f"^{order_id}$", effect="no_reply")
+    order_place((f"sku-{order_id}", 2, 150), order_id=order_id)
+    saga = saga_wait(stack, order_id)
+    assert saga.status == SagaStatus.STUCK, saga_condition(saga)
+    return saga, rule

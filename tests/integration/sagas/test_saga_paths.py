@@ -39,6 +39,52 @@ def test_a_placed_order_is_reserved_authorized_and_confirmed_as_one_causal_tree(
         assert event.causation_id in by_id, (event.event_type, event.causation_id)
         assert event.metadata["actor"] == "saga:order"
     payment = next(e for e in events if e.event_type == "PaymentAuthorized")
-    assert by_id[payment.causation_id].event_type == "StockReserved"
-    assert {by_id[e.causation_id].position for e in events if e.event_type == "StockReserved"} == {placed.position}
+    assert by_id[str(payment.causation_id)].event_type == "StockReserved"
+    reserved = [e for e in events if e.event_type == "StockReserved"]
+    assert {by_id[str(e.causation_id)].position for e in reserved} == {placed.position}
     assert saga.steps.get(name="authorize_payment").answer_event_type == "PaymentAuthorized"
+
+
+def test_a_stock_shortage_releases_what_was_reserved_and_cancels_naming_the_step(saga_stack: PipelineStack) -> None:
+    stock_add("sku-plenty", 10)
+    stock_add("sku-short", 1)
+    order_id = order_place(("sku-plenty", 2, 100), ("sku-short", 5, 100))
+
+    saga = saga_wait(saga_stack, order_id)
+
+    assert saga.status == SagaStatus.COMPENSATED
+    assert saga.status_reason.startswith("reserve_stock failed for sku-short: rejected: 5 asked, 1 available")
+    assert saga_condition(saga).startswith("compensated: reserve_stock failed for sku-short")
+    kinds = {(s.name, s.target): (s.kind, s.status) for s in saga.steps.all()}
+    assert kinds[("reserve_stock", "sku-short")] == ("action", AttemptStatus.REJECTED)
+    assert kinds[("release_stock", "sku-plenty")] == ("compensation", AttemptStatus.SUCCEEDED)
+    assert ("authorize_payment", order_id) not in kinds
+    assert saga.steps.get(name="release_stock", target="sku-plenty").compensates == "reserve_stock"
+    types = Counter(event_types(order_id))
+    assert types["StockReleased"] == 1 and types["OrderCancelled"] == 1
+    assert "PaymentAuthorized" not in types and "OrderConfirmed" not in types
+    cancelled = next(e for e in saga_events(order_id) if e.event_type == "OrderCancelled")
+    assert cancelled.data["reason"].startswith("reserve_stock failed for sku-short")
+
+
+def test_a_declined_payment_releases_every_reservation_and_cancels_with_the_gateways_reason(
+    saga_stack: PipelineStack, settings: object
+) -> None:
+    stock_add("sku-a", 10)
+    stock_add("sku-b", 10)
+    # Above the gateway's default limit of 1,000,000 cents.
+    order_id = order_place(("sku-a", 1, 900_000), ("sku-b", 1, 200_000))
+
+    saga = saga_wait(saga_stack, order_id)
+
+    assert saga.status == SagaStatus.COMPENSATED
+    assert saga.status_reason == "authorize_payment failed: declined: amount over the limit of 1000000"
+    payment = saga.steps.get(name="authorize_payment")
+    assert (payment.status, payment.outcome) == (AttemptStatus.REJECTED, "declined: amount over the limit of 1000000")
+    released = {s.target for s in saga.steps.filter(name="release_stock", status=AttemptStatus.SUCCEEDED)}
+    assert released == {"sku-a", "sku-b"}
+    assert not saga.steps.filter(name="refund_payment").exists()
+    types = Counter(event_types(order_id))
+    assert types == Counter(
+        {"OrderPlaced": 1, "StockReserved": 2, "PaymentDeclined": 1, "StockReleased": 2, "OrderCancelled": 1}
+    )
