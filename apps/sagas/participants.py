@@ -65,7 +65,9 @@ def _refused(command: object, fault: ParticipantFault) -> object:
 def _fault_find(participant: Participant, command: object) -> ParticipantFault | None:
     if participant == "order":
         return None
-    fields = {k: v for k, v in dataclasses.asdict(command).items() if k not in ("reject_reason", "decline_reason")}  # type: ignore[call-overload]
+    # Matched on what the sender asked, not on a refusal a rule may have added.
+    asked = dataclasses.asdict(command)  # type: ignore[call-overload]
+    fields = {key: value for key, value in asked.items() if key not in ("reject_reason", "decline_reason")}
     return participant_fault_find(
         participant=participant,
         command_type=type(command).__name__,

@@ -222,3 +222,31 @@ def test_an_operator_creates_lists_and_switches_failure_rules(operator_client: C
     assert off.json()["enabled"] is False and on.json()["enabled"] is True
     assert [r["id"] for r in listed.json()] == [rule_id]
     assert FailureRule.objects.get(pk=rule_id).created_by == "opal"
+
+
+def test_a_participant_rule_with_an_effect_goes_through_the_same_route_and_a_misfit_is_refused(
+    operator_client: Client,
+) -> None:
+    created = post(
+        operator_client,
+        "/api/failure-rules",
+        {
+            "group_id": "participant.payment",
+            "kind": "probability",
+            "probability": 0.2,
+            "effect": "delay",
+            "delay_ms": 250,
+        },
+    )
+    misfit = post(
+        operator_client,
+        "/api/failure-rules",
+        {"group_id": GROUP, "kind": "probability", "probability": 0.2, "effect": "no_reply"},
+    )
+
+    assert created.status_code == 201, created.content
+    assert created.json()["effect"] == "delay" and created.json()["delay_ms"] == 250
+    assert created.json()["description"] == "participant.payment answers 250 ms late with p=0.2 (on)"
+    assert misfit.status_code == 422, misfit.content
+    assert "needs a participant target" in misfit.text
+    assert FailureRule.objects.count() == 1

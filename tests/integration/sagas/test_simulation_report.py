@@ -125,3 +125,12 @@ def test_an_order_without_a_saga_a_running_saga_and_a_stuck_one_without_reason_f
     assert len(violations) == 3
     assert violations[0] == "order o-0: no saga started"
     assert "is running" in violations[1] and "stuck without a reason" in violations[2]
+
+
+def test_a_run_that_did_not_settle_fails_without_comparing_read_models_with_a_rebuild() -> None:
+    report = simulation_report(order_ids=[], skus=[], rebuild=True, settled=False)
+
+    assert not report.ok
+    assert report.checks[-1].violations == [
+        "not compared: the run did not settle (sagas still moving or projections behind)"
+    ]

@@ -46,7 +46,7 @@ class Command(BaseCommand):
         parser.add_argument("--cancel-rate", type=_share, default=defaults.cancel_rate)
         parser.add_argument("--no-failures", action="store_true", help="every failure rate and count 0")
         parser.add_argument("--run-label", default="", help="order ids start sim-<label>- (default: random)")
-        parser.add_argument("--settle-timeout", type=float, default=90.0, help="seconds to wait for sagas")
+        parser.add_argument("--settle-timeout", type=float, default=300.0, help="seconds to wait for sagas")
         parser.add_argument("--no-report", action="store_true", help="stop after the traffic (the demo)")
         parser.add_argument("--no-rebuild", action="store_true", help="skip comparing read models with a rebuild")
 
@@ -116,6 +116,7 @@ class Command(BaseCommand):
                 order_ids=run.order_ids,
                 skus=run.skus,
                 rebuild=not options["no_rebuild"],
+                settled=state.settled,
                 progress=lambda name: status.update(f"rebuilding {name} to compare"),
             )
         for line in report.lines():
