@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.codec import event_encode, event_headers
+from apps.messaging.codec import event_record_encode
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +26,12 @@ class SentBatch:
 
 
 def batch_send(*, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent]) -> SentBatch:
-    """Hand every event to the producer without waiting (key = stream id, JSON value, headers)."""
+    """Hand every event to the producer without waiting (key = stream id, value per KAFKA_VALUE_FORMAT, headers)."""
     send = producer.send
-    futures = [
-        send(topic, key=event.stream_id.encode(), value=event_encode(event), headers=event_headers(event))
-        for event in events
-    ]
+    futures = []
+    for event in events:
+        key, value, headers = event_record_encode(event)
+        futures.append(send(topic, key=key, value=value, headers=headers))
     return SentBatch(events=events, futures=futures)
 
 
