@@ -44,25 +44,11 @@ class RegistryClient(Protocol):
 
     def set_compatibility(self, subject_name: str | None = None, level: str | None = None) -> Any: ...
 
-    def lookup_schema(
-        self,
-        subject_name: str,
-        schema: Schema,
-        normalize_schemas: bool = False,
-        fmt: str | None = None,
-        deleted: bool = False,
-    ) -> RegisteredSchema: ...
+    def lookup_schema(self, subject_name: str, schema: Schema) -> RegisteredSchema: ...
 
-    def test_compatibility(
-        self,
-        subject_name: str,
-        schema: Schema,
-        version: int | str = "latest",
-        normalize: bool = False,
-        verbose: bool = False,
-    ) -> bool: ...
+    def test_compatibility(self, subject_name: str, schema: Schema, version: int | str = "latest") -> bool: ...
 
-    def register_schema(self, subject_name: str, schema: Schema, normalize_schemas: bool = False) -> int: ...
+    def register_schema(self, subject_name: str, schema: Schema) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Avro on ``order-events``: tools that nobody here wrote read the topic by its schema, and our consumers read both formats."""
+"""Avro on ``order-events``: a tool nobody here wrote reads the topic by its schema; our consumers read both formats."""
 
 from __future__ import annotations
 
@@ -89,7 +89,9 @@ def test_a_projection_reads_a_topic_that_switched_from_json_to_avro_midway(kafka
     host = ConsumerHost([consumer_spec(consumer_group_for("order_summary"))])
     host.start()
     try:
-        _until(lambda: OrderSummary.objects.count() == 12 and _confirmed() == 6, timeout=60, what="12 orders, 6 confirmed")
+        _until(
+            lambda: OrderSummary.objects.count() == 12 and _confirmed() == 6, timeout=60, what="12 orders, 6 confirmed"
+        )
     finally:
         host.stop(timeout=20)
 
