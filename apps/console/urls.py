@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.console.views import aggregates, consumers, live, overview, trace
+from apps.console.views import aggregates, consumers, live, overview, schemas, trace
 
 app_name = "console"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("aggregates/stream/<path:stream_id>", aggregates.stream_detail, name="stream"),
     path("aggregates/state/<path:stream_id>", aggregates.stream_state, name="stream-state"),
     path("trace/", trace.trace, name="trace"),
+    path("schemas/<int:schema_id>/", schemas.schema_detail, name="schema"),
     path("consumers/", consumers.consumers, name="consumers"),
     path("consumers/tables/", consumers.consumer_tables, name="consumer-tables"),
     path("consumers/lag.json", consumers.lag_chart, name="lag-chart"),

@@ -257,3 +257,22 @@ def _header_int(envelope: dict[str, bytes], name: str) -> int:
         return int(text)
     except ValueError:
         raise UndecodableMessage(f"header {name!r} should be an integer, got {text!r}") from None
+
+
+def event_value_preview(value: bytes) -> str:
+    """A record value as text for people: an Avro value's data as JSON when its schema is known, else the bytes.
+
+    Undecodable bytes are escaped (``\\xff``); an Avro value whose schema id nobody knows,
+    or that its schema cannot read, shows as its bytes.
+    """
+    if avro_value_is(value):
+        schema = registry_schema_by_id(avro_schema_id(value))
+        if schema is not None:
+            try:
+                data = avro_value_decode(schema=schema, value=value)
+            except WireFormatError:
+                pass
+            else:
+                shown = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+                return f"(avro, schema id {schema.schema_id}: {schema.event_type} v{schema.version})\n{shown}"
+    return value.decode(errors="backslashreplace")

@@ -8,6 +8,8 @@ from typing import Any
 
 from django import template
 
+from apps.messaging.schema_registry.catalogue import registry_schema_for
+
 register = template.Library()
 
 
@@ -64,3 +66,12 @@ def thousands(value: Any) -> str:
         return f"{int(value):,}"
     except (TypeError, ValueError):
         return "—" if value is None else str(value)
+
+
+@register.simple_tag
+def schema_id_of(event_type: str, schema_version: int) -> int | None:
+    """The registry id of an event type's schema version (``{% schema_id_of t v as id %}``); None when unknown."""
+    try:
+        return registry_schema_for(event_type=event_type, version=schema_version).schema_id
+    except KeyError:
+        return None
