@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -35,6 +36,30 @@ def _until(condition: Any, *, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _confluent_read(*, bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Message]:
+    """Every record of ``topic`` read by confluent-kafka's own consumer (librdkafka), from the beginning."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "another-team", "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, number, OFFSET_BEGINNING) for number in partitions])
+        messages: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while len(messages) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                messages.append(message)
+        return messages
+    finally:
+        consumer.close()
+
+
+def _headers(message: Message) -> dict[str, bytes]:
+    # A consumed message's headers are a list of (name, bytes) pairs.
+    pairs = message.headers() or []
+    assert isinstance(pairs, list)
+    return {name: raw.encode() if isinstance(raw, str) else raw for name, raw in pairs if raw is not None}
+
+
 def test_confluent_kafkas_avro_deserializer_reads_every_event_back_through_the_embedded_registry(
     kafka: KafkaSetup, live_server: LiveServer, settings: Any
 ) -> None:
@@ -45,17 +70,20 @@ def test_confluent_kafkas_avro_deserializer_reads_every_event_back_through_the_e
 
     published = relay_publish()
 
-    records = topic_read(bootstrap=kafka.bootstrap, topic=kafka.topic, count=published)
+    messages = _confluent_read(bootstrap=kafka.bootstrap, topic=kafka.topic, count=published)
     registry = SchemaRegistryClient({"url": f"{live_server.url}/schema-registry"})
     deserializer = AvroDeserializer(registry)
-    context = SerializationContext(kafka.topic, MessageField.VALUE)
-    assert published == len(stored) == len(records) == 48
-    for record in records:
-        headers = dict(record.headers)
+    assert published == len(stored) == len(messages) == 48
+    seen = set()
+    for message in messages:
+        value = message.value()
+        assert value is not None and value[0] == 0  # the registry's magic byte: no JSON on the topic
+        headers = _headers(message)
         event = stored[int(headers["position"])]
-        assert record.value[0] == 0  # the registry's magic byte: no JSON on the topic
-        assert deserializer(record.value, context) == event.data
-        assert record.key == event.stream_id.encode()
+        seen.add(event.position)
+        context = SerializationContext(kafka.topic, MessageField.VALUE)
+        assert deserializer(value, context) == event.data
+        assert message.key() == event.stream_id.encode()
         assert headers["event_type"] == event.event_type.encode()
         assert int(headers["schema_version"]) == event.schema_version
         assert headers["stream_id"] == event.stream_id.encode()
@@ -63,8 +91,9 @@ def test_confluent_kafkas_avro_deserializer_reads_every_event_back_through_the_e
         assert int(headers["version"]) == event.version
         assert orjson.loads(headers["metadata"]) == event.metadata
         assert headers["recorded_at"] == event.recorded_at.isoformat().encode()
-        schema_id = int.from_bytes(record.value[1:5], "big")
+        schema_id = int.from_bytes(value[1:5], "big")
         assert schema_id == registry_schema_for(event_type=event.event_type, version=event.schema_version).schema_id
+    assert seen == set(stored)
 
 
 def test_a_projection_reads_a_topic_that_switched_from_json_to_avro_midway(kafka: KafkaSetup, settings: Any) -> None:
