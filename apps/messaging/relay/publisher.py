@@ -25,12 +25,17 @@ class SentBatch:
     futures: list[FutureRecordMetadata]
 
 
-def batch_send(*, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent]) -> SentBatch:
-    """Hand every event to the producer without waiting (key = stream id, value per KAFKA_VALUE_FORMAT, headers)."""
+def batch_send(
+    *, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent], value_format: str | None = None
+) -> SentBatch:
+    """Hand every event to the producer without waiting (key = stream id, value in ``value_format``, headers).
+
+    ``value_format`` is ``json`` or ``avro``; None means ``KAFKA_VALUE_FORMAT``.
+    """
     send = producer.send
     futures = []
     for event in events:
-        key, value, headers = event_record_encode(event)
+        key, value, headers = event_record_encode(event, value_format=value_format)
         futures.append(send(topic, key=key, value=value, headers=headers))
     return SentBatch(events=events, futures=futures)
 
