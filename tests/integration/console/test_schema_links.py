@@ -84,3 +84,14 @@ def test_the_dead_letter_api_says_what_the_record_was_written_with_and_previews_
     preview = body["raw_value_preview"]
     assert preview.startswith(f"(avro, schema id {schema.schema_id}: OrderConfirmed v1)")
     assert json.loads(preview.split("\n", 1)[1]) == {"order_id": "x"}
+
+
+def test_the_trace_links_each_event_to_its_schema(viewer_client: Client) -> None:
+    ctx = CommandContext(actor="tester", correlation_id="corr-trace-schema")
+    line = cmds.OrderLine(sku="sku-1", quantity=1, unit_price_cents=100)
+    handlers.place_order(cmds.PlaceOrder(order_id="o-trace", customer_id="c", currency="EUR", lines=(line,)), ctx)
+    placed = registry_schema_for(event_type="OrderPlaced", version=2)
+
+    html = viewer_client.get("/trace/?correlation_id=corr-trace-schema").content.decode()
+
+    assert f'href="/schemas/{placed.schema_id}/"' in html
