@@ -1,7 +1,7 @@
 """The embedded schema registry: Confluent's REST API, read-only, over the schema catalogue.
 
 Served under ``/schema-registry/`` when ``SCHEMA_REGISTRY_URL`` is empty (``make demo``,
-tests), so the same clients work against it and against a real registry: point
+tests; with it set, every route answers 404), so the same clients work against it and against a real registry: point
 confluent-kafka's ``SchemaRegistryClient``, ``kafka-avro-console-consumer`` or a Kafka UI
 at ``http://<console>/schema-registry``. Answers use the registry's media type and error
 bodies (``{"error_code": 40401, "message": ...}``). Schemas are public, as they are on a
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import fastavro
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
@@ -54,6 +55,9 @@ def _answer(body: Any, *, status: int = 200) -> HttpResponse:
 def _errors_answered(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapped(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         try:
+            if settings.SCHEMA_REGISTRY_URL:
+                # One registry at a time: ids here would not be the real registry's.
+                raise RegistryError(40400, "The embedded registry is off: SCHEMA_REGISTRY_URL names the registry")
             return view(request, **kwargs)
         except RegistryError as exc:
             return _answer({"error_code": exc.error_code, "message": exc.message}, status=exc.error_code // 100)

@@ -228,3 +228,12 @@ def test_the_sync_adopts_the_registrys_own_ids_for_encoding_and_decoding() -> No
     placed = registry_schema_for(event_type="OrderPlaced", version=2)
     assert placed.schema_id == registry.ids[placed.schema_str]
     assert registry_schema_by_id(placed.schema_id) == placed
+
+
+def test_the_embedded_registry_is_off_when_a_real_one_is_configured(web: Client, settings: Any) -> None:
+    settings.SCHEMA_REGISTRY_URL = "http://schema-registry:8081"
+
+    answer = web.get(f"{BASE}/subjects")
+
+    assert (answer.status_code, answer.json()["error_code"]) == (404, 40400)
+    assert "SCHEMA_REGISTRY_URL" in answer.json()["message"]
