@@ -17,7 +17,7 @@ switch format while it still holds records of the other.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -26,7 +26,7 @@ from django.conf import settings
 from apps.eventstore.errors import EventStoreError
 from apps.eventstore.schemas import event_upcast
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.schema_registry.catalogue import registry_schema_by_id, registry_schema_for
+from apps.messaging.schema_registry.catalogue import RegistrySchema, registry_schema_by_id, registry_schema_for
 from apps.messaging.schema_registry.wire import (
     WireFormatError,
     WrittenWith,
@@ -65,30 +65,41 @@ class EncodedRecord(NamedTuple):
 
 
 def event_record_encode(event: RecordedEvent, *, value_format: str | None = None) -> EncodedRecord:
-    """The Kafka record for ``event`` in ``value_format`` (default ``KAFKA_VALUE_FORMAT``).
+    """The Kafka record for ``event`` in ``value_format``; see :func:`event_records_encode`."""
+    return event_records_encode([event], value_format=value_format)[0]
 
-    Avro values are written with the schema of the event's type and schema version; with a
-    real registry the first one makes this process register the catalogue there.
+
+def event_records_encode(events: Iterable[RecordedEvent], *, value_format: str | None = None) -> list[EncodedRecord]:
+    """The Kafka records for ``events`` in ``value_format`` (default ``KAFKA_VALUE_FORMAT``).
+
+    Avro values are written with the schema of each event's type and schema version; with a
+    real registry the first call makes this process register the catalogue there. Settings
+    and schemas are looked up once per call, not per event (the relay encodes a batch at once).
     """
     value_format = value_format or settings.KAFKA_VALUE_FORMAT
-    key = event.stream_id.encode()
     if value_format == "json":
-        return EncodedRecord(key, event_encode(event), event_headers(event))
+        return [EncodedRecord(event.stream_id.encode(), event_encode(event), event_headers(event)) for event in events]
     from apps.messaging.schema_registry.sync import registry_ids_ensure
 
     registry_ids_ensure()
-    schema = registry_schema_for(event_type=event.event_type, version=event.schema_version)
-    headers = event_headers(event)
-    headers.extend(
-        [
+    schemas: dict[tuple[str, int], RegistrySchema] = {}
+    records = []
+    for event in events:
+        kind = (event.event_type, event.schema_version)
+        schema = schemas.get(kind)
+        if schema is None:
+            schema = schemas[kind] = registry_schema_for(event_type=kind[0], version=kind[1])
+        key = event.stream_id.encode()
+        headers = event_headers(event)
+        headers += (
             ("stream_id", key),
             ("stream_type", event.stream_type.encode()),
             ("version", str(event.version).encode()),
             ("metadata", orjson.dumps(event.metadata)),
             ("recorded_at", event.recorded_at.isoformat().encode()),
-        ]
-    )
-    return EncodedRecord(key, avro_value_encode(schema=schema, data=event.data), headers)
+        )
+        records.append(EncodedRecord(key, avro_value_encode(schema=schema, data=event.data), headers))
+    return records
 
 
 def event_encode(event: RecordedEvent) -> bytes:

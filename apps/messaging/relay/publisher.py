@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.codec import event_record_encode
+from apps.messaging.codec import event_records_encode
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,10 @@ def batch_send(
     ``value_format`` is ``json`` or ``avro``; None means ``KAFKA_VALUE_FORMAT``.
     """
     send = producer.send
-    futures = []
-    for event in events:
-        key, value, headers = event_record_encode(event, value_format=value_format)
-        futures.append(send(topic, key=key, value=value, headers=headers))
+    futures = [
+        send(topic, key=key, value=value, headers=headers)
+        for key, value, headers in event_records_encode(events, value_format=value_format)
+    ]
     return SentBatch(events=events, futures=futures)
 
 
