@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -135,12 +136,21 @@ def _verdicts_compare(
 
 _ensured_lock = threading.Lock()
 _ensured_for: set[str] = set()
+_failed_at: dict[str, float] = {}
+# After a failed sync, callers get the failure at once for this long instead of waiting on the network again.
+_RETRY_AFTER_SECONDS = 30.0
+
+
+class SchemaRegistryUnavailable(RuntimeError):
+    """The registry could not be reached recently; not tried again yet."""
 
 
 def registry_ids_ensure() -> None:
     """With a real registry configured, sync once per process before the first Avro record is written.
 
-    Without one the embedded ids are already right, and this returns at once.
+    Without one the embedded ids are already right, and this returns at once. After a
+    failure, calls within the next 30 s raise :class:`SchemaRegistryUnavailable` without
+    trying (a console page asks once per event row).
     """
     url = settings.SCHEMA_REGISTRY_URL
     if not url or url in _ensured_for:
@@ -148,6 +158,14 @@ def registry_ids_ensure() -> None:
     from apps.messaging.schema_registry.client import registry_client
 
     with _ensured_lock:
-        if url not in _ensured_for:
+        if url in _ensured_for:
+            return
+        failed_at = _failed_at.get(url)
+        if failed_at is not None and time.monotonic() - failed_at < _RETRY_AFTER_SECONDS:
+            raise SchemaRegistryUnavailable(f"{url} failed {time.monotonic() - failed_at:.0f} s ago")
+        try:
             schema_registry_sync(client=registry_client(url=url))
-            _ensured_for.add(url)
+        except Exception:
+            _failed_at[url] = time.monotonic()
+            raise
+        _ensured_for.add(url)

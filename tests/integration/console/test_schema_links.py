@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -13,9 +15,11 @@ from apps.eventstore.types import RecordedEvent
 from apps.messaging.codec import event_record_encode
 from apps.messaging.dead_letters import DeadLetter
 from apps.messaging.schema_registry.catalogue import registry_schema_for
+from apps.messaging.schema_registry.sync import SchemaRegistryUnavailable, registry_ids_ensure
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.orders.handlers import CommandContext
+from eda_console.embedded import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +99,23 @@ def test_the_trace_links_each_event_to_its_schema(viewer_client: Client) -> None
     html = viewer_client.get("/trace/?correlation_id=corr-trace-schema").content.decode()
 
     assert f'href="/schemas/{placed.schema_id}/"' in html
+
+
+def test_a_stream_page_still_renders_without_schema_links_when_the_real_registry_is_down(
+    viewer_client: Client, settings: Any
+) -> None:
+    settings.SCHEMA_REGISTRY_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    ctx = CommandContext(actor="tester", correlation_id="corr-down")
+    line = cmds.OrderLine(sku="sku-1", quantity=1, unit_price_cents=100)
+    stream_id = handlers.place_order(
+        cmds.PlaceOrder(order_id="o-down", customer_id="c", currency="EUR", lines=(line,)), ctx
+    ).stream_id
+
+    started = time.monotonic()
+    answer = viewer_client.get(f"/aggregates/stream/{quote(stream_id)}")
+    with pytest.raises(SchemaRegistryUnavailable):  # the failure is remembered, not retried per row
+        registry_ids_ensure()
+
+    assert answer.status_code == 200
+    assert 'href="/schemas/' not in answer.content.decode()
+    assert time.monotonic() - started < 30
