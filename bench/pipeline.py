@@ -9,19 +9,24 @@ Prints one line per figure on stdout (progress and notes go to stderr)::
 3. end to end, command appended -> OrderSummary row shows it, at 200 events/s, p50 and p99,
    with the relay and a Celery worker as processes (``bench/pipeline_e2e.py``);
 4. rebuild of OrderSummary from 1,000,000 events, rate and peak RSS of the rebuilding
-   process, vs reading the global log alone (``bench/pipeline_rebuild.py``).
+   process, vs reading the global log alone (``bench/pipeline_rebuild.py``);
+5. Avro values beside JSON: relay throughput and apply rate on the first broker
+   (``bench/pipeline_formats.py``), end to end p50 and p99 in figure 3's run (a second
+   stack with ``KAFKA_VALUE_FORMAT=avro``).
 
-Databases: ``eda_bench_pipeline`` (figures 1-3) is dropped, created and migrated every
-run; ``eda_bench_pipeline_rebuild`` keeps its 1,000,000 events between runs (generating
-them takes minutes) and is only topped up when it holds fewer; the output says which.
+Databases: ``eda_bench_pipeline`` (``BENCH_PIPELINE_DATABASE``; figures 1-3 and 5) is
+dropped, created and migrated every run; ``eda_bench_pipeline_rebuild`` keeps its
+1,000,000 events between runs (generating them takes minutes) and is only topped up when
+it holds fewer; the output says which.
 A Tansu broker is started on a free port for figures 1-2 and a fresh one for figure 3.
 Redis is ``BENCH_REDIS_URL`` (default db 12), for heartbeats and the worker's queue.
 The machine is shared: the load average is printed at the start and after each figure.
 
 Knobs: ``BENCH_PIPELINE_EVENTS`` (figures 1-2, default 60000), ``BENCH_PIPELINE_ROUNDS``
 (default 6), ``BENCH_E2E_SECONDS`` (default 60), ``BENCH_E2E_RATE`` (default 200),
-``BENCH_REBUILD_EVENTS`` (default 1000000), ``BENCH_PIPELINE_ONLY`` (a comma list of
-``relay,apply,end,rebuild``; ``apply`` needs ``relay``). A missed goal is reported, never
+``BENCH_REBUILD_EVENTS`` (default 1000000), ``BENCH_FORMATS_EVENTS`` (figure 5, default
+20000), ``BENCH_PIPELINE_ONLY`` (a comma list of ``relay,apply,formats,end,rebuild``;
+``apply`` needs ``relay``). A missed goal is reported, never
 failed on; a figure that cannot be measured prints ``not measured`` and makes the exit
 code 1.
 """
@@ -39,13 +44,14 @@ from bench.common import Figure, database_recreate, database_url, figure_print, 
 from eda_console.embedded import free_port, process_stop, tansu_start
 from eda_console.env import env_float, env_int
 
-DATABASE = "eda_bench_pipeline"
+DATABASE = os.environ.get("BENCH_PIPELINE_DATABASE", "eda_bench_pipeline")
 REBUILD_DATABASE = "eda_bench_pipeline_rebuild"
 EVENTS = env_int("BENCH_PIPELINE_EVENTS", 60000)
 ROUNDS = env_int("BENCH_PIPELINE_ROUNDS", 6)
 E2E_SECONDS = env_float("BENCH_E2E_SECONDS", 60)
 E2E_RATE = env_float("BENCH_E2E_RATE", 200)
 REBUILD_EVENTS = env_int("BENCH_REBUILD_EVENTS", 1000000)
+FORMATS_EVENTS = env_int("BENCH_FORMATS_EVENTS", 20000)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ONLY = {name.strip() for name in os.environ.get("BENCH_PIPELINE_ONLY", "").split(",") if name.strip()}
 
@@ -87,6 +93,7 @@ def main() -> int:
 
 def _figures(var_dir: Path, broker: object) -> int:
     from bench.pipeline_e2e import figures_end_to_end
+    from bench.pipeline_formats import figures_formats
     from bench.pipeline_kafka import figure_apply, figure_relay
     from bench.pipeline_rebuild import figures_rebuild
 
@@ -102,6 +109,9 @@ def _figures(var_dir: Path, broker: object) -> int:
             raise RuntimeError("needs the relay figure's events in the topic")
         return [figure_apply(in_topic)]
 
+    def formats() -> list[Figure]:
+        return figures_formats(FORMATS_EVENTS)
+
     def end_to_end() -> list[Figure]:
         process_stop(broker)  # type: ignore[arg-type]  # figures 1-2 are done with it
         return figures_end_to_end(var_dir=var_dir, seconds=E2E_SECONDS, rate=E2E_RATE)
@@ -112,6 +122,7 @@ def _figures(var_dir: Path, broker: object) -> int:
     figures: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("relay throughput", relay),
         ("apply rate", apply),
+        ("formats avro beside json", formats),
         ("end to end", end_to_end),
         ("rebuild", rebuild),
     ]

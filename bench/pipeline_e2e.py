@@ -14,6 +14,9 @@ interval plus one query.
 The reference is the relay's share: from the same commit to the moment a bare consumer in
 this process (assigned partitions, no group) fetched the event's record. The append's own
 time (the handler call) and the CPU each process of the stack used per event go to stderr.
+
+The whole measurement runs twice, on a fresh broker each time: with ``KAFKA_VALUE_FORMAT=json``
+(the figures above) and with ``avro``, whose p50 and p99 are printed beside JSON's.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +63,17 @@ class _Stack:
 
 
 @contextmanager
-def _stack(var_dir: Path) -> Iterator[_Stack]:
+def _stack(var_dir: Path, value_format: str) -> Iterator[_Stack]:
     """A fresh broker, the relay and a worker, against the bench database; stopped on exit."""
     port = free_port()
-    processes: list[subprocess.Popen[bytes]] = [tansu_start(port=port, log_path=var_dir / "tansu-2.log")]
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+    log_path = var_dir / f"tansu-e2e-{value_format}.log"
+    processes: list[subprocess.Popen[bytes]] = [tansu_start(port=port, log_path=log_path)]
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+        "KAFKA_VALUE_FORMAT": value_format,
+        "PYTHONUNBUFFERED": "1",
+    }
     commands = {
         "relay": ["manage.py", "run_relay"],
         "worker": ["-m", "celery", "-A", "eda_console", "worker", "-l", "warning", "--concurrency", "1"],
@@ -167,8 +177,36 @@ def _pipeline_wait(tracker: Tracker, worker_pid: int) -> None:
         poller.join()
 
 
+@dataclass
+class _Run:
+    tracker: Tracker
+    cpu: dict[str, float]
+    sent_seconds: float
+
+
 def figures_end_to_end(*, var_dir: Path, seconds: float, rate: float) -> list[Figure]:
-    with _stack(var_dir) as stack:
+    """The JSON figures, then Avro's p50 and p99 beside JSON's from the same run."""
+    json_run = _run(var_dir=var_dir, seconds=seconds, rate=rate, value_format="json")
+    figures = _figures(json_run.tracker, json_run.cpu, json_run.sent_seconds, rate, seconds)
+    avro_run = _run(var_dir=var_dir, seconds=seconds, rate=rate, value_format="avro")
+    _cpu_note(avro_run, "avro")
+    name = f"end to end avro values at {rate:.0f} events/s for {seconds:.0f} s"
+    for label, fraction in (("p50", 0.50), ("p99", 0.99)):
+        figures.append(
+            Figure(
+                f"{name} {label}",
+                percentile(avro_run.tracker.visible_ms, fraction),
+                "ms",
+                f"the same with json values {label}",
+                percentile(json_run.tracker.visible_ms, fraction),
+                "none (Avro's cost or gain beside JSON)",
+            )
+        )
+    return figures
+
+
+def _run(*, var_dir: Path, seconds: float, rate: float, value_format: str) -> _Run:
+    with _stack(var_dir, value_format) as stack:
         tracker = Tracker()
         stop = threading.Event()
         watcher = threading.Thread(target=watcher_run, args=(tracker, stack.bootstrap, stop), daemon=True)
@@ -184,7 +222,7 @@ def figures_end_to_end(*, var_dir: Path, seconds: float, rate: float) -> list[Fi
             threading.Thread(target=_appender, args=(tracker, rate / APPENDERS, seconds, start_at, f"a{k}"))
             for k in range(APPENDERS)
         ]
-        with phase(f"{rate:.0f} commands/s for {seconds:.0f} s", seconds) as advance:
+        with phase(f"{rate:.0f} commands/s for {seconds:.0f} s ({value_format} values)", seconds) as advance:
             for thread in appenders:
                 thread.start()
             while any(thread.is_alive() for thread in appenders):
@@ -198,7 +236,18 @@ def figures_end_to_end(*, var_dir: Path, seconds: float, rate: float) -> list[Fi
         stop.set()
         poller.join()
         watcher.join()
-    return _figures(tracker, cpu, sent_seconds, rate, seconds)
+    return _Run(tracker, cpu, sent_seconds)
+
+
+def _cpu_note(run: _Run, value_format: str) -> None:
+    per_event = ", ".join(
+        f"{name} {used * 1000 / max(run.tracker.appended, 1):.2f} ms" for name, used in run.cpu.items()
+    )
+    stderr.print(
+        f"bench: end to end ({value_format}): {run.tracker.appended:,} commands, {run.tracker.missing()} never seen;"
+        f" CPU per event: {per_event}",
+        highlight=False,
+    )
 
 
 def _figures(tracker: Tracker, cpu: dict[str, float], sent_seconds: float, rate: float, seconds: float) -> list[Figure]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from eda_console.env import env_bool, env_float, env_int, env_list, env_str
+from eda_console.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("EDA_VAR_DIR", str(BASE_DIR / "var")))
@@ -96,6 +96,13 @@ KAFKA_TOPIC_PARTITIONS = env_int("KAFKA_TOPIC_PARTITIONS", 10)
 KAFKA_TOPIC_REPLICATION = env_int("KAFKA_TOPIC_REPLICATION", 1)
 KAFKA_TOPIC_RETENTION_MS = env_int("KAFKA_TOPIC_RETENTION_MS", 7 * 24 * 3600 * 1000)
 KAFKA_TOPIC_MAX_MESSAGE_BYTES = env_int("KAFKA_TOPIC_MAX_MESSAGE_BYTES", 1024 * 1024)
+# The value of each record on the topic: "json" (the whole event) or "avro" (the schema
+# registry's wire format: magic byte 0, 4-byte schema id, Avro binary of the data; the rest
+# of the event in headers). Consumers read both, so the topic can switch at any time.
+KAFKA_VALUE_FORMAT = env_choice("KAFKA_VALUE_FORMAT", "json", choices=("json", "avro"))
+# A Confluent-compatible schema registry (Karapace, Confluent Schema Registry). Empty: the
+# project's own read-only registry at /schema-registry/ serves the schema catalogue.
+SCHEMA_REGISTRY_URL = env_str("SCHEMA_REGISTRY_URL", "")
 # kafka-python 3.0 defaults session_timeout_ms to 45 s; against Tansu a group join then takes
 # ~20 s. 6 s sessions with 1 s heartbeats join in ~3 s and still ride out a short GC pause.
 KAFKA_CONSUMER_SESSION_TIMEOUT_MS = env_int("KAFKA_CONSUMER_SESSION_TIMEOUT_MS", 6000)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.console.views import aggregates, audit, consumers, live, overview, projections, sagas, trace
+from apps.console.views import aggregates, audit, consumers, live, overview, projections, sagas, schemas, trace
 from apps.console.views.dead_letters import actions as dead_letter_actions
 from apps.console.views.dead_letters import pages as dead_letter_pages
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("aggregates/stream/<path:stream_id>", aggregates.stream_detail, name="stream"),
     path("aggregates/state/<path:stream_id>", aggregates.stream_state, name="stream-state"),
     path("trace/", trace.trace, name="trace"),
+    path("schemas/<int:schema_id>/", schemas.schema_detail, name="schema"),
     path("consumers/", consumers.consumers, name="consumers"),
     path("consumers/tables/", consumers.consumer_tables, name="consumer-tables"),
     path("consumers/lag.json", consumers.lag_chart, name="lag-chart"),

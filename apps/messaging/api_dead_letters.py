@@ -19,6 +19,7 @@ from pydantic import ConfigDict, field_validator, model_validator
 from apps.api.errors import ErrorBodyOut, api_error_register
 from apps.api.fields import BIGINT_MAX, Line, Text, column_max_length
 from apps.api.pagination import BoundedPageNumberPagination
+from apps.messaging.codec import event_value_preview
 from apps.messaging.dead_letters import (
     DeadLetter,
     DeadLetterFilter,
@@ -82,6 +83,9 @@ class DeadLetterOut(Schema):
     resolved_by: str
     dlq_published: bool
     created_at: dt.datetime
+    record_format: str = Field(description="How the Kafka record's value was written: avro or json; empty if unknown")
+    record_schema_id: int | None = Field(description="The schema registry id in an Avro record's bytes")
+    record_schema_version: int | None = Field(description="The schema version the record was written with")
 
     @staticmethod
     def resolve_blocked_by(obj: DeadLetter) -> int | None:
@@ -100,7 +104,9 @@ class DeadLetterDetailOut(DeadLetterOut):
     traceback: str
     raw_key_base64: str | None
     raw_value_base64: str | None
-    raw_value_preview: str | None = Field(description="The raw bytes as text, undecodable bytes escaped")
+    raw_value_preview: str | None = Field(
+        description="The raw bytes as text, undecodable bytes escaped; an Avro value with a known schema as JSON"
+    )
     waiting_behind: list[int] = Field(description="Dead letters parked behind this one, in release order")
 
     @staticmethod
@@ -113,7 +119,7 @@ class DeadLetterDetailOut(DeadLetterOut):
 
     @staticmethod
     def resolve_raw_value_preview(obj: DeadLetter) -> str | None:
-        return None if obj.raw_value is None else bytes(obj.raw_value).decode(errors="backslashreplace")
+        return None if obj.raw_value is None else event_value_preview(bytes(obj.raw_value))
 
     @staticmethod
     def resolve_waiting_behind(obj: DeadLetter) -> list[int]:

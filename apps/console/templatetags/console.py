@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from typing import Any
 
 from django import template
+
+from apps.messaging.schema_registry.catalogue import registry_schema_for
+from apps.messaging.schema_registry.sync import registry_ids_ensure
+
+logger = logging.getLogger(__name__)
 
 register = template.Library()
 
@@ -64,3 +70,18 @@ def thousands(value: Any) -> str:
         return f"{int(value):,}"
     except (TypeError, ValueError):
         return "—" if value is None else str(value)
+
+
+@register.simple_tag
+def schema_id_of(event_type: str, schema_version: int) -> int | None:
+    """The registry id of an event type's schema version (``{% schema_id_of t v as id %}``); None when unknown."""
+    try:
+        # With a real registry the ids are its own: adopted once per process (a no-op when embedded).
+        registry_ids_ensure()
+    except Exception:
+        logger.warning("schema registry unreachable: no schema links on this page", exc_info=True)
+        return None
+    try:
+        return registry_schema_for(event_type=event_type, version=schema_version).schema_id
+    except KeyError:
+        return None

@@ -19,7 +19,7 @@ from django.utils import timezone
 from kafka.consumer.fetcher import ConsumerRecord
 
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.codec import UndecodableMessage, event_decode
+from apps.messaging.codec import UndecodableMessage, event_decode, event_written_with
 from apps.messaging.consumer_host.ordering import Delivery, Item, batch_order
 from apps.messaging.dead_letters import (
     dead_letter_park_behind,
@@ -27,6 +27,7 @@ from apps.messaging.dead_letters import (
     dead_letter_record,
 )
 from apps.messaging.registry import ConsumerSpec
+from apps.messaging.schema_registry.wire import WireFormatError, WrittenWith
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +61,12 @@ def batch_apply(
     items: list[Item] = []
     for record in records:
         try:
-            event = event_decode(record.value)
+            event = event_decode(record.value, record.headers)
         except UndecodableMessage as exc:
             _undecodable_record(spec, record, exc)
             outcome.undecodable += 1
             continue
-        items.append((Delivery(topic=record.topic, partition=record.partition, offset=record.offset), event))
+        items.append((_delivery(record), event))
     if not items:
         return outcome
     parked = dead_letter_parked_streams(group_id=spec.group_id)
@@ -151,6 +152,18 @@ def _backoff_seconds(attempt: int) -> float:
     return float(min(base, settings.CONSUMER_RETRY_BACKOFF_MAX_MS)) / 1000
 
 
+def _delivery(record: ConsumerRecord) -> Delivery:
+    return Delivery(topic=record.topic, partition=record.partition, offset=record.offset, written=_written(record))
+
+
+def _written(record: ConsumerRecord) -> WrittenWith | None:
+    # A few header and byte lookups: kept for the dead letter this record may become.
+    try:
+        return event_written_with(record.value, record.headers)
+    except WireFormatError:
+        return None
+
+
 def _park(spec: ConsumerSpec, delivery: Delivery, event: RecordedEvent) -> None:
     dead_letter_park_behind(
         group_id=spec.group_id,
@@ -158,6 +171,7 @@ def _park(spec: ConsumerSpec, delivery: Delivery, event: RecordedEvent) -> None:
         topic=delivery.topic,
         partition=delivery.partition,
         offset=delivery.offset,
+        written=delivery.written,
     )
 
 
@@ -167,7 +181,7 @@ def _undecodable_record(spec: ConsumerSpec, record: ConsumerRecord, error: Undec
     )
     _dead_letter_record(
         spec,
-        Delivery(topic=record.topic, partition=record.partition, offset=record.offset),
+        _delivery(record),
         event=None,
         error=error,
         attempts=1,
@@ -198,4 +212,5 @@ def _dead_letter_record(
         error=error,
         attempts=attempts,
         first_failed_at=first_failed_at,
+        written=delivery.written,
     )

@@ -20,6 +20,7 @@ from apps.eventstore.store import stream_page_read
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters import dead_letter_parked_tails
 from apps.messaging.registry import ConsumerSpec
+from apps.messaging.schema_registry.wire import WrittenWith
 
 # Versions read per query when a parked stream's events are read back to its last parked one:
 # usually the first page already reaches it.
@@ -38,6 +39,8 @@ class Delivery:
     topic: str
     partition: int
     offset: int
+    # How the record's value was written (format, schema id and version); None from the store.
+    written: WrittenWith | None = None
 
 
 Item = tuple[Delivery, RecordedEvent]

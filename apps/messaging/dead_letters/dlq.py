@@ -7,7 +7,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from apps.messaging.codec import event_encode
+from apps.messaging.codec import event_record_encode
 from apps.messaging.dead_letters.models import DeadLetter
 from apps.messaging.dead_letters.stored import dead_letter_event_read
 
@@ -39,19 +39,25 @@ def _headers(dead_letter: DeadLetter) -> list[tuple[str, bytes]]:
 def dead_letter_dlq_send(dead_letter: DeadLetter) -> None:
     """Produce ``dead_letter`` to the DLQ topic and wait for the acknowledgement.
 
-    The value is the message as the relay publishes it (re-encoded from the event store),
+    The value is the message as the relay publishes it (re-encoded from the event store, in
+    ``KAFKA_VALUE_FORMAT``, with the record's own headers),
     or the raw bytes of an undecodable one; the key is the stream id or the raw key.
     """
     # Django loads this package with the models at start; the Kafka client loads on the first send.
     from apps.messaging.producer import dlq_publish
 
+    headers = _headers(dead_letter)
     if dead_letter.decodable:
-        key: bytes | None = dead_letter.stream_id.encode()
-        value = event_encode(dead_letter_event_read(dead_letter))
+        record = event_record_encode(dead_letter_event_read(dead_letter))
+        key: bytes | None = record.key
+        value = record.value
+        # An Avro value needs its envelope headers; the dead letter's own go after them.
+        names = {name for name, _ in headers}
+        headers = [pair for pair in record.headers if pair[0] not in names] + headers
     else:
         key = bytes(dead_letter.raw_key) if dead_letter.raw_key is not None else None
         value = bytes(dead_letter.raw_value or b"")
-    dlq_publish(key=key, value=value, headers=_headers(dead_letter))
+    dlq_publish(key=key, value=value, headers=headers)
 
 
 def dlq_produce_on_commit(dead_letter_id: int) -> None:

@@ -51,6 +51,12 @@ class DeadLetter(models.Model):
     skip_reason = models.TextField(blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.CharField(max_length=150, blank=True)
+    # The format and schema the Kafka record was written with (KAFKA_VALUE_FORMAT at the
+    # relay's side): "avro" with the schema id from its bytes, or "json". Blank for an event
+    # the consumer host read from the store, which had no record of its own.
+    record_format = models.CharField(max_length=10, blank=True)
+    record_schema_id = models.BigIntegerField(null=True, blank=True)
+    record_schema_version = models.IntegerField(null=True, blank=True)
     # When the copy on the DLQ topic was acknowledged; null until then.
     dlq_published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -13,6 +14,7 @@ from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters.dlq import dlq_produce_on_commit
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterStatus
 from apps.messaging.push import read_model_changed_on_commit
+from apps.messaging.schema_registry.wire import WrittenWith
 
 
 def _existing(*, group_id: str, topic: str, partition: int, offset: int, position: int | None) -> DeadLetter | None:
@@ -36,6 +38,7 @@ def dead_letter_record(
     error: BaseException,
     attempts: int,
     first_failed_at: dt.datetime,
+    written: WrittenWith | None = None,
 ) -> DeadLetter:
     """Record that ``group_id`` gave up on a message after ``attempts`` tries; produce it to the DLQ.
 
@@ -59,6 +62,7 @@ def dead_letter_record(
             offset=offset,
             attempts=0,
             first_failed_at=first_failed_at,
+            **_written_fields(written),
         )
         chain.failure_note(dead_letter, error, attempts=attempts)
         if event is None:
@@ -87,7 +91,13 @@ def dead_letter_record(
 
 
 def dead_letter_park_behind(
-    *, group_id: str, event: RecordedEvent, topic: str, partition: int, offset: int
+    *,
+    group_id: str,
+    event: RecordedEvent,
+    topic: str,
+    partition: int,
+    offset: int,
+    written: WrittenWith | None = None,
 ) -> DeadLetter:
     """Park ``event`` behind the dead letter that blocks its stream for ``group_id``, in order.
 
@@ -120,6 +130,7 @@ def dead_letter_park_behind(
             offset=offset,
             status=DeadLetterStatus.PARKED,
             blocked_by_id=head_id,
+            **_written_fields(written),
         )
         read_model_changed_on_commit(source=chain.DEAD_LETTERS_SOURCE)
         if free:
@@ -154,3 +165,13 @@ def dead_letter_parked_tails(*, group_id: str, stream_ids: Collection[str]) -> d
         .values_list("stream_id", "tail")
     )
     return {stream_id: int(tail) for stream_id, tail in rows}
+
+
+def _written_fields(written: WrittenWith | None) -> dict[str, Any]:
+    if written is None:
+        return {}
+    return {
+        "record_format": written.value_format,
+        "record_schema_id": written.schema_id,
+        "record_schema_version": written.schema_version,
+    }

@@ -64,11 +64,14 @@ class Relay:
         poll_interval: float | None = None,
         producer: KafkaProducer | None = None,
         stop: threading.Event | None = None,
+        value_format: str | None = None,
     ) -> None:
         self.name = name
         self.using = using
         self.batch_size = batch_size or settings.RELAY_BATCH_SIZE
         self.topic = settings.KAFKA_TOPIC
+        # None: KAFKA_VALUE_FORMAT, read at each batch, so a settings change takes effect at once.
+        self.value_format = value_format
         self.stop = stop or threading.Event()
         self._producer = producer
         self._own_producer = producer is None
@@ -227,7 +230,9 @@ class Relay:
             self._abdicate()
             raise RelayNotLeader(f"relay {self.name}: lost the lease before publishing after {self._sent}")
         if events:
-            self._inflight.append(batch_send(producer=self._producer, topic=self.topic, events=events))
+            self._inflight.append(
+                batch_send(producer=self._producer, topic=self.topic, events=events, value_format=self.value_format)
+            )
             self._sent = events[-1].position
             self._beat["last_batch_size"] = len(events)
         acknowledged = 0

@@ -12,7 +12,7 @@ from kafka import KafkaProducer
 from kafka.producer.future import FutureRecordMetadata
 
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.codec import event_encode, event_headers
+from apps.messaging.codec import event_records_encode
 
 logger = logging.getLogger(__name__)
 
@@ -25,12 +25,17 @@ class SentBatch:
     futures: list[FutureRecordMetadata]
 
 
-def batch_send(*, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent]) -> SentBatch:
-    """Hand every event to the producer without waiting (key = stream id, JSON value, headers)."""
+def batch_send(
+    *, producer: KafkaProducer, topic: str, events: Sequence[RecordedEvent], value_format: str | None = None
+) -> SentBatch:
+    """Hand every event to the producer without waiting (key = stream id, value in ``value_format``, headers).
+
+    ``value_format`` is ``json`` or ``avro``; None means ``KAFKA_VALUE_FORMAT``.
+    """
     send = producer.send
     futures = [
-        send(topic, key=event.stream_id.encode(), value=event_encode(event), headers=event_headers(event))
-        for event in events
+        send(topic, key=key, value=value, headers=headers)
+        for key, value, headers in event_records_encode(events, value_format=value_format)
     ]
     return SentBatch(events=events, futures=futures)
 

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from apps.accounts.models import AuditLog
+from apps.eventstore.store import event_read
 from apps.messaging.dead_letters import DeadLetter, DeadLetterReplayJob, DeadLetterStatus
 from tests.integration.dead_letters.conftest import GROUP, ListConsumer, dead_letter_of, host_deliver, order_stream
 
@@ -181,3 +182,15 @@ def test_bulk_replay_progress_is_pushed_as_the_pages_own_partial() -> None:
     assert 'value="5"' in operator_frame and ">4<" in operator_frame
     assert "Cancel" in operator_frame and "Cancel" not in viewer_frame
     assert HOSTILE not in operator_frame
+
+
+def test_the_detail_links_the_schema_the_record_was_written_with(consumer: ListConsumer, viewer: User) -> None:
+    head, *_ = _parked_stream(consumer)
+
+    page = _client(viewer).get(f"/dead-letters/{head.pk}/").content.decode()
+
+    # Recorded by the stand-in host without the record's own schema: the stored event's version is shown.
+    stored = event_read(position=head.position)
+    assert stored is not None
+    assert f"schema v{stored.schema_version} · id " in page
+    assert 'class="schema-ref" href="/schemas/' in page

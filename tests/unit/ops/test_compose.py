@@ -11,7 +11,7 @@ import yaml
 
 COMPOSE_FILE = Path(__file__).resolve().parents[3] / "docker-compose.yml"
 APP_SERVICES = ("web", "worker", "beat", "relay")
-BACKING_SERVICES = ("postgres", "redis", "kafka")
+BACKING_SERVICES = ("postgres", "redis", "kafka", "schema-registry")
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def test_every_service_the_app_needs_is_defined(services):
     assert services["postgres"]["image"].split(":")[1].startswith("16")
     assert services["redis"]["image"].split(":")[1].startswith("7")
     assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["schema-registry"]["image"].startswith("ghcr.io/aiven-open/karapace:")
 
 
 def test_app_processes_are_built_from_the_dockerfile_and_run_their_own_command(services):
@@ -78,6 +79,7 @@ def test_every_service_has_a_real_health_check(services):
     assert "pg_isready" in checks["postgres"]
     assert "redis-cli ping" in checks["redis"]
     assert "kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in checks["kafka"]
+    assert "http://127.0.0.1:8081/_health" in checks["schema-registry"]
     assert "http://127.0.0.1:8000/" in checks["web"]
     assert "inspect ping" in checks["worker"]
     assert "&& python manage.py healthcheck worker" in checks["worker"]
@@ -162,3 +164,25 @@ def test_each_worker_replica_pings_its_own_celery_node(services):
     # Replicas differ by container hostname; a fixed node name would make every ping ask the first.
     assert "-d celery@$$HOSTNAME" in " ".join(services["worker"]["healthcheck"]["test"])
     assert "-n" not in services["worker"]["command"]
+
+
+@pytest.mark.parametrize("name", [*APP_SERVICES, "migrate", "schema-registry-sync"])
+def test_app_processes_use_the_real_schema_registry_and_choose_the_value_format(services, name):
+    env = _environment(services[name])
+    registry = _environment(services["schema-registry"])
+
+    url = urlsplit(env["SCHEMA_REGISTRY_URL"])
+    assert (url.scheme, url.hostname, url.port) == ("http", "schema-registry", int(registry["KARAPACE_PORT"]))
+    assert env["KAFKA_VALUE_FORMAT"] == "${KAFKA_VALUE_FORMAT:-json}"
+    assert registry["KARAPACE_BOOTSTRAP_URI"] == "kafka:9092"
+    assert registry["KARAPACE_COMPATIBILITY"] == "BACKWARD"
+
+
+def test_the_schemas_are_registered_once_before_the_app_processes_start(services):
+    sync = services["schema-registry-sync"]
+
+    assert " ".join(sync["command"]) == "python manage.py schema_registry_sync"
+    assert sync["restart"] == "no"
+    assert sync["depends_on"]["schema-registry"]["condition"] == "service_healthy"
+    for name in APP_SERVICES:
+        assert services[name]["depends_on"]["schema-registry-sync"]["condition"] == "service_completed_successfully"

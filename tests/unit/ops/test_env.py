@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from eda_console.env import env_bool, env_float, env_int, env_list, env_str
+from eda_console.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 
 def test_unset_or_empty_variables_give_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,3 +48,13 @@ def test_a_value_that_is_not_of_its_type_is_refused_naming_the_variable(
     monkeypatch.setenv("RELAY_BATCH_SIZE", value)
     with pytest.raises(ImproperlyConfigured, match=re.escape(f"RELAY_BATCH_SIZE must be {expected}, got '{value}'")):
         reader("RELAY_BATCH_SIZE", 1)
+
+
+def test_a_choice_is_read_in_lower_case_and_anything_else_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAFKA_VALUE_FORMAT", raising=False)
+    assert env_choice("KAFKA_VALUE_FORMAT", "json", choices=("json", "avro")) == "json"
+    monkeypatch.setenv("KAFKA_VALUE_FORMAT", " Avro ")
+    assert env_choice("KAFKA_VALUE_FORMAT", "json", choices=("json", "avro")) == "avro"
+    monkeypatch.setenv("KAFKA_VALUE_FORMAT", "protobuf")
+    with pytest.raises(ImproperlyConfigured, match="KAFKA_VALUE_FORMAT must be one of json/avro, got 'protobuf'"):
+        env_choice("KAFKA_VALUE_FORMAT", "json", choices=("json", "avro"))

@@ -17,6 +17,7 @@ from apps.console.push_renderers import push_socket_url, replay_job_view
 from apps.console.views.common import int_param, page_context
 from apps.console.views.dead_letters.params import dead_letter_filter_query, dead_letter_filter_read
 from apps.eventstore.store import event_read
+from apps.messaging.codec import event_value_preview
 from apps.messaging.dead_letters import (
     DeadLetter,
     DeadLetterReplayJob,
@@ -94,19 +95,22 @@ def dead_letter_sequenced(request: HttpRequest) -> HttpResponse:
     return render(request, "console/dead_letters/sequenced.html", context)
 
 
-def _payload(dead_letter: DeadLetter) -> tuple[str, str, str]:
-    """Payload and headers as pretty JSON (escaped by the template), and the correlation id.
+def _payload(dead_letter: DeadLetter) -> tuple[str, str, str, int | None]:
+    """Payload and headers as pretty JSON (escaped by the template), the correlation id and schema version.
+
+    The schema version is the record's when it was recorded with one, else the stored event's.
 
     A decodable dead letter shows its stored event (the store is the truth); an
-    undecodable one its raw bytes, undecodable bytes escaped.
+    undecodable one its raw bytes (an Avro value's data when its schema is known),
+    undecodable bytes escaped.
     """
     if dead_letter.position is None:
-        raw = bytes(dead_letter.raw_value or b"").decode(errors="backslashreplace")
+        raw = event_value_preview(bytes(dead_letter.raw_value or b""))
         key = bytes(dead_letter.raw_key or b"").decode(errors="backslashreplace")
-        return raw, json.dumps({"kafka key": key}, indent=2, ensure_ascii=False), ""
+        return raw, json.dumps({"kafka key": key}, indent=2, ensure_ascii=False), "", None
     event = event_read(position=dead_letter.position)
     if event is None:
-        return "(the stored event is gone)", "{}", ""
+        return "(the stored event is gone)", "{}", "", dead_letter.record_schema_version
     headers = {
         "position": event.position,
         "stream_id": event.stream_id,
@@ -120,6 +124,7 @@ def _payload(dead_letter: DeadLetter) -> tuple[str, str, str]:
         json.dumps(event.data, indent=2, ensure_ascii=False, sort_keys=True),
         json.dumps(headers, indent=2, ensure_ascii=False, sort_keys=True, default=str),
         event.correlation_id,
+        dead_letter.record_schema_version or event.schema_version,
     )
 
 
@@ -130,7 +135,7 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
         dead_letter = dead_letter_get(dead_letter_id=dead_letter_id)
     except DeadLetter.DoesNotExist:
         raise Http404("no such dead letter") from None
-    payload, headers, correlation_id = _payload(dead_letter)
+    payload, headers, correlation_id, schema_version = _payload(dead_letter)
     attempts = list(dead_letter_attempt_list(dead_letter_id=dead_letter.pk))
     head = dead_letter.blocked_by if dead_letter.blocked_by_id else None
     sequence_head = head if head is not None and head.status == DeadLetterStatus.PARKED else dead_letter
@@ -146,6 +151,7 @@ def dead_letter_detail(request: HttpRequest, dead_letter_id: int) -> HttpRespons
         behind=dead_letter_parked_behind_list(dead_letter_id=sequence_head.pk)[:200],
         sequence_head=sequence_head,
         correlation_id=correlation_id,
+        schema_version=schema_version,
     )
     return render(request, "console/dead_letters/detail.html", context)
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.messaging.relay.loop import Relay, RelayNotLeader
+from apps.messaging.schema_registry.sync import SchemaRegistryDisagrees, registry_ids_ensure
 
 
 class Command(BaseCommand):
@@ -30,6 +31,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # With a real registry (SCHEMA_REGISTRY_URL), register the catalogue before the first
+        # record, and refuse to start when the registry's verdicts differ from the project's.
+        try:
+            registry_ids_ensure()
+        except SchemaRegistryDisagrees as exc:
+            raise CommandError(f"schema registry: {exc}") from exc
         stop = threading.Event()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
