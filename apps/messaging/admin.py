@@ -1,4 +1,4 @@
-"""Admin for dead letters, failure rules, lag samples and relay checkpoints.
+"""Admin for dead letters, their attempts and bulk replay jobs, failure rules, lag samples and relay checkpoints.
 
 Every change goes through the same service functions as the console and the API (so it
 is role-checked and audited): dead letters are replayed or skipped with admin actions,
@@ -20,12 +20,14 @@ from apps.eventstore.admin import CappedCountPaginator, ReadOnlyAdmin, console_l
 from apps.messaging.dead_letters import (
     DeadLetter,
     DeadLetterNotReplayable,
+    DeadLetterReplayJob,
     FailureRule,
     dead_letter_replay,
     dead_letter_skip,
     failure_rule_disable,
     failure_rule_enable,
 )
+from apps.messaging.dead_letters.models import DeadLetterAttempt
 from apps.messaging.lag.models import ConsumerGroupSample, ConsumerGroupState, ConsumerLagSample, ProjectionLagSample
 from apps.messaging.relay.models import RelayCheckpoint
 
@@ -47,6 +49,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         "position",
         "event_type",
         "error_class",
+        "fingerprint",
         "attempts",
         "head",
         "last_failed_at",
@@ -144,8 +147,20 @@ class DeadLetterAdmin(ReadOnlyAdmin):
 
 @admin.register(FailureRule)
 class FailureRuleAdmin(ReadOnlyAdmin):
-    list_display = ("id", "group_id", "kind", "field", "pattern", "probability", "enabled", "created_by", "updated_at")
-    list_filter = ("enabled", "kind", "group_id")
+    list_display = (
+        "id",
+        "group_id",
+        "kind",
+        "effect",
+        "field",
+        "pattern",
+        "probability",
+        "delay_ms",
+        "enabled",
+        "created_by",
+        "updated_at",
+    )
+    list_filter = ("enabled", "kind", "effect", "group_id")
     search_fields = ("group_id", "pattern", "created_by")
     readonly_fields = (
         "group_id",
@@ -153,6 +168,8 @@ class FailureRuleAdmin(ReadOnlyAdmin):
         "field",
         "pattern",
         "probability",
+        "effect",
+        "delay_ms",
         "enabled",
         "created_by",
         "created_at",
@@ -178,6 +195,34 @@ class FailureRuleAdmin(ReadOnlyAdmin):
     @admin.action(description="Switch the selected rules off (audited)")
     def disable_selected(self, request: HttpRequest, queryset: QuerySet[FailureRule]) -> None:
         self._switch(request, queryset, enabled=False)
+
+
+@admin.register(DeadLetterAttempt)
+class DeadLetterAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("id", "dead_letter", "at", "by", "tries", "error_class")
+    list_filter = ("by", "error_class", ("at", admin.DateFieldListFilter))
+    search_fields = ("=dead_letter__id", "error_message")
+    ordering = ("-id",)
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(DeadLetterReplayJob)
+class DeadLetterReplayJobAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "status",
+        "requested_by",
+        "requested_at",
+        "total",
+        "replayed",
+        "failed_again",
+        "new_dead_letters",
+        "rate_limit",
+    )
+    list_filter = ("status", "requested_by")
+    search_fields = ("=id", "requested_by")
+    ordering = ("-requested_at",)
 
 
 @admin.register(ConsumerGroupState)
