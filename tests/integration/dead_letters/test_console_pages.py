@@ -190,6 +190,7 @@ def test_the_detail_links_the_schema_the_record_was_written_with(consumer: ListC
     page = _client(viewer).get(f"/dead-letters/{head.pk}/").content.decode()
 
     # Recorded by the stand-in host without the record's own schema: the stored event's version is shown.
+    assert head.position is not None
     stored = event_read(position=head.position)
     assert stored is not None
     assert f"schema v{stored.schema_version} · id " in page
