@@ -36,7 +36,8 @@ def saga_event_apply(event: RecordedEvent) -> None:
         return
     answer = answer_of(event)
     if answer is not None:
-        saga_answer_apply(answer)
+        # The step task that sent the command has usually settled it with this answer already.
+        saga_answer_apply(answer, likely_taken=True)
 
 
 def saga_events_handle(events: Sequence[RecordedEvent]) -> None:

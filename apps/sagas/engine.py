@@ -187,7 +187,7 @@ def _latest(saga: SagaInstance, *, name: str, target: str) -> SagaStep | None:
     return SagaStep.objects.filter(saga=saga, name=name, target=target).order_by("-attempt").first()
 
 
-def saga_answer_apply(answer: Answer) -> bool:
+def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
     """Settle the attempt ``answer`` answers and move the saga on; False when it changed nothing.
 
     The newest attempt of the step takes the answer even after its deadline (a late reply
@@ -195,12 +195,14 @@ def saga_answer_apply(answer: Answer) -> bool:
     is settled, changes nothing.
     """
     # Most answers come twice (the step task reads its answer back, the consumer gets the
-    # event): the second copy is turned away here without waiting for the saga's lock.
-    # Not taken yet means nothing under concurrency: the check below, under the lock, decides.
-    taken = SagaStep.objects.filter(
-        saga__saga_type=SAGA_TYPE, saga__order_id=answer.order_id, answer_event_id=answer.event_id
-    )
-    if taken.exists():
+    # event): the consumer's copy (``likely_taken``) is turned away without waiting for the
+    # saga's lock. Not taken yet means nothing under concurrency: the check under the lock decides.
+    if (
+        likely_taken
+        and SagaStep.objects.filter(
+            saga__saga_type=SAGA_TYPE, saga__order_id=answer.order_id, answer_event_id=answer.event_id
+        ).exists()
+    ):
         return False
     saga = saga_of_order(order_id=answer.order_id)
     if saga is None or SagaStep.objects.filter(saga=saga, answer_event_id=answer.event_id).exists():
