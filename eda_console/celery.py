@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery, bootsteps
+from celery.signals import task_prerun
 
 if TYPE_CHECKING:
     from apps.messaging.consumer_host import ConsumerHost
@@ -24,6 +25,21 @@ logger = logging.getLogger(__name__)
 app = Celery("eda_console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _connections_check(*, task: Any = None, **_kwargs: Any) -> None:
+    """Drop a database connection that is broken or older than ``CONN_MAX_AGE`` before a task.
+
+    The connection is kept between tasks (``CELERY_DB_REUSE_MAX``), so this is the check
+    Django makes at the start of each request; a healthy connection costs nothing. An
+    eager task runs in its caller's connection and transaction: not ours to close.
+    """
+    from django.db import close_old_connections
+
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    close_old_connections()
 
 
 class ConsumerHostStep(bootsteps.StartStopStep):

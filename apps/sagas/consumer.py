@@ -1,7 +1,7 @@
 """The orchestrator as a consumer group of ``order-events`` ("saga.order"), exactly once in effect.
 
-Each poll batch is one transaction: the saga changes it causes and the stream cursors
-that record what was applied commit together (invariant 4), so a duplicated or replayed
+Each chunk of a poll batch is one transaction: the saga changes it causes and the stream
+cursors that record what was applied commit together (invariant 4), so a duplicated or replayed
 event changes nothing. The consumer host hands each stream in version order with gaps
 filled from the store (``stream_cursors``); this module never orders events itself.
 """
@@ -19,6 +19,8 @@ from apps.sagas.engine import saga_answer_apply, saga_start
 from apps.sagas.models import SagaStreamCursor
 
 SAGA_GROUP = "saga.order"
+# Events per transaction: a few sagas started or moved at a time, not a whole poll batch.
+SAGA_CHUNK_EVENTS = 10
 
 
 def saga_stream_cursors(stream_ids: Collection[str]) -> dict[str, int]:
@@ -34,11 +36,24 @@ def saga_event_apply(event: RecordedEvent) -> None:
         return
     answer = answer_of(event)
     if answer is not None:
-        saga_answer_apply(answer)
+        # The step task that sent the command has usually settled it with this answer already.
+        saga_answer_apply(answer, likely_taken=True)
 
 
 def saga_events_handle(events: Sequence[RecordedEvent]) -> None:
-    """Apply a batch in one transaction; events at or below their stream's cursor change nothing."""
+    """Apply a batch, a chunk per transaction; events at or below their stream's cursor change nothing.
+
+    A chunk's saga changes and its cursors commit together, so a batch cut short by a
+    crash or an error is applied again from where its last committed chunk left off.
+    Short transactions matter for speed: the step tasks wait on the saga rows a
+    transaction locks, and a saga's first steps are sent only when it commits.
+    """
+    ordered = sorted(events, key=lambda e: e.position)
+    for start in range(0, len(ordered), SAGA_CHUNK_EVENTS):
+        _chunk_apply(ordered[start : start + SAGA_CHUNK_EVENTS])
+
+
+def _chunk_apply(events: Sequence[RecordedEvent]) -> None:
     if not events:
         return
     with transaction.atomic():
@@ -49,7 +64,7 @@ def saga_events_handle(events: Sequence[RecordedEvent]) -> None:
             .values_list("stream_id", "version")
         )
         advanced: dict[str, RecordedEvent] = {}
-        for event in sorted(events, key=lambda e: e.position):
+        for event in events:
             if event.version <= cursors.get(event.stream_id, 0):
                 continue
             saga_event_apply(event)

@@ -102,9 +102,15 @@ def attempt_create(
     return row
 
 
-def decision_apply(saga: SagaInstance, decision: plan.Decision, *, causation_id: str) -> list[SagaStep]:
-    """Make the saga what ``decision`` says and send its steps; returns the attempts created."""
-    attempts = saga_attempts(saga)
+def decision_apply(
+    saga: SagaInstance, decision: plan.Decision, *, causation_id: str, attempts: list[SagaStep] | None = None
+) -> list[SagaStep]:
+    """Make the saga what ``decision`` says and send its steps; returns the attempts created.
+
+    ``attempts`` are the saga's attempts when the caller has just read them (under the lock).
+    """
+    if attempts is None:
+        attempts = saga_attempts(saga)
     numbers: dict[tuple[str, str], int] = {}
     for row in attempts:
         numbers[(row.name, row.target)] = max(numbers.get((row.name, row.target), 0), row.attempt)
@@ -127,8 +133,9 @@ def decision_apply(saga: SagaInstance, decision: plan.Decision, *, causation_id:
 
 def saga_replan(saga: SagaInstance, *, causation_id: str, status: str | None = None) -> list[SagaStep]:
     """Decide from the saga's attempts what it does next, and do it."""
-    decision = plan.saga_next(saga_view(saga, saga_attempts(saga), status=status))
-    return decision_apply(saga, decision, causation_id=causation_id)
+    attempts = saga_attempts(saga)
+    decision = plan.saga_next(saga_view(saga, attempts, status=status))
+    return decision_apply(saga, decision, causation_id=causation_id, attempts=attempts)
 
 
 def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
@@ -180,13 +187,23 @@ def _latest(saga: SagaInstance, *, name: str, target: str) -> SagaStep | None:
     return SagaStep.objects.filter(saga=saga, name=name, target=target).order_by("-attempt").first()
 
 
-def saga_answer_apply(answer: Answer) -> bool:
+def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
     """Settle the attempt ``answer`` answers and move the saga on; False when it changed nothing.
 
     The newest attempt of the step takes the answer even after its deadline (a late reply
     is still the participant's answer); an answer already taken, or one for a step that
     is settled, changes nothing.
     """
+    # Most answers come twice (the step task reads its answer back, the consumer gets the
+    # event): the consumer's copy (``likely_taken``) is turned away without waiting for the
+    # saga's lock. Not taken yet means nothing under concurrency: the check under the lock decides.
+    if (
+        likely_taken
+        and SagaStep.objects.filter(
+            saga__saga_type=SAGA_TYPE, saga__order_id=answer.order_id, answer_event_id=answer.event_id
+        ).exists()
+    ):
+        return False
     saga = saga_of_order(order_id=answer.order_id)
     if saga is None or SagaStep.objects.filter(saga=saga, answer_event_id=answer.event_id).exists():
         return False

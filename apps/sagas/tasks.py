@@ -8,7 +8,7 @@ from apps.sagas.steps import saga_step_run
 from apps.sagas.timeouts import saga_overdue_attempts_handle as overdue_handle
 
 
-@shared_task(name="sagas.saga_step_send")
+@shared_task(name="sagas.saga_step_send", ignore_result=True)
 def saga_step_send(step_id: int) -> None:
     saga_step_run(step_id=step_id)
 
