@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import traceback
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -44,9 +45,33 @@ def chain_lock(*, group_id: str, stream_id: str) -> None:
         raise RuntimeError("chain_lock must be taken inside transaction.atomic()")
     if connection.vendor != "postgresql":
         return  # SQLite runs one writer at a time (IMMEDIATE transactions).
-    digest = hashlib.blake2b(f"dead-letter:{group_id}:{stream_id}".encode(), digest_size=8).digest()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_chain_key(group_id, stream_id)])
+
+
+def _chain_key(group_id: str, stream_id: str) -> int:
+    digest = hashlib.blake2b(f"dead-letter:{group_id}:{stream_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def chain_locks(*, group_id: str, stream_ids: Collection[str]) -> None:
+    """Hold the chain locks of many streams of ``group_id`` until the caller's transaction ends.
+
+    One round trip; the keys are taken in ascending order, so two callers locking
+    overlapping sets cannot deadlock (every other caller holds one chain lock at a time).
+    """
+    alias = router.db_for_write(DeadLetter)
+    connection = connections[alias]
+    if not connection.in_atomic_block:
+        raise RuntimeError("chain_locks must be taken inside transaction.atomic()")
+    if connection.vendor != "postgresql" or not stream_ids:
+        return
+    keys = sorted({_chain_key(group_id, stream_id) for stream_id in stream_ids})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY k) AS keys",
+            [keys],
+        )
 
 
 def parked_streams_forget(group_id: str) -> None:

@@ -2,8 +2,10 @@
 
 1. Claim the job (queued -> running) and note the newest dead letter, so the end can
    count the ones that arrived meanwhile; the impact at that moment is the total.
-2. Replay the heads one by one with the same code as a single replay (each releases the
-   events parked behind it, in order). After the canary batch, and from then on, the job
+2. Replay the heads in batches: lone heads (nothing parked behind) of one group go
+   through the group's ``handle_batch`` in one transaction (``replay_batch``); the rest,
+   and a whole batch that fails, one by one with the same code as a single replay (each
+   releases the events parked behind it, in order). After the canary batch, and from then on, the job
    stops itself when more than ``stop_failure_share`` of what it replayed failed again:
    a handler that is still broken should cost a few attempts, not ten thousand.
 3. With a rate limit it sleeps so that events replayed per second stay under it.
@@ -18,6 +20,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 
 from django.db.models import Max
 from django.utils import timezone
@@ -28,12 +31,15 @@ from apps.messaging.dead_letters.impact import dead_letter_replay_impact, replay
 from apps.messaging.dead_letters.models import DeadLetter, DeadLetterReplayJob, ReplayJobStatus
 from apps.messaging.dead_letters.progress import replay_job_progress_push
 from apps.messaging.dead_letters.replay import replay_apply
+from apps.messaging.dead_letters.replay_batch import lone_heads_replay
 from apps.messaging.dead_letters.selectors import DeadLetterFilter
 
 logger = logging.getLogger(__name__)
 
 AUDIT_FINISHED = "dead_letter.replay_job.finished"
 PROGRESS_INTERVAL_SECONDS = 0.25
+# Lone heads replayed per transaction (see replay_batch); a failing batch goes one at a time.
+BATCH_SIZE = 200
 
 
 class _Cancelled(Exception):
@@ -82,25 +88,55 @@ class _Run:
 
     def execute(self) -> None:
         filters = replay_job_filters(self.job)
-        heads = list(replay_heads(filters=filters).values_list("pk", flat=True))
+        heads = list(replay_heads(filters=filters).values_list("pk", "group_id"))
         impact = dead_letter_replay_impact(filters=filters)
         self.job.total = impact.total
         self.job.heads_total = len(heads)
         self._record(force=True)
-        for head_id in heads:
-            self._replay(head_id)
-            self.job.heads_done += 1
-            if self._too_many_failed():
-                share = self.job.failed_again / max(self.job.replayed + self.job.failed_again, 1)
-                self.finish(
-                    ReplayJobStatus.STOPPED,
-                    f"stopped itself after {self.job.heads_done} dead letters: {share:.0%} failed again, more than"
-                    f" the {self.job.stop_failure_share:.0%} allowed; fix the handler or the rule, then replay again",
-                )
-                return
-            self._pace()
-            self._record()
+        for group_id, batch in self._batches(heads):
+            done = lone_heads_replay(group_id=group_id, head_ids=batch, resolved_by=self.job.requested_by)
+            if done.replayed:
+                self.job.replayed += len(done.replayed)
+                self.job.heads_done += len(done.replayed)
+                self._pace()
+                self._record()
+            for head_id in done.left:
+                self._replay(head_id)
+                self.job.heads_done += 1
+                if self._too_many_failed():
+                    self._stop()
+                    return
+                self._pace()
+                self._record()
         self.finish(ReplayJobStatus.DONE, "")
+
+    def _batches(self, heads: list[tuple[int, str]]) -> Iterator[tuple[str, list[int]]]:
+        """Runs of heads of one group, in order: the canary batch first, then ``BATCH_SIZE`` at a time.
+
+        With a rate limit a batch holds at most what a progress interval allows, so the
+        pace stays even and a cancel is noticed as soon as without batches.
+        """
+        size = BATCH_SIZE
+        if self.job.rate_limit:
+            size = max(1, min(size, int(self.job.rate_limit * PROGRESS_INTERVAL_SECONDS)))
+        canary = min(self.job.canary_size, len(heads))
+        start = 0
+        while start < len(heads):
+            limit = min(size, canary - start) if start < canary else size
+            group_id = heads[start][1]
+            end = start
+            while end < len(heads) and end - start < limit and heads[end][1] == group_id:
+                end += 1
+            yield group_id, [pk for pk, _ in heads[start:end]]
+            start = end
+
+    def _stop(self) -> None:
+        share = self.job.failed_again / max(self.job.replayed + self.job.failed_again, 1)
+        self.finish(
+            ReplayJobStatus.STOPPED,
+            f"stopped itself after {self.job.heads_done} dead letters: {share:.0%} failed again, more than"
+            f" the {self.job.stop_failure_share:.0%} allowed; fix the handler or the rule, then replay again",
+        )
 
     def _replay(self, head_id: int) -> None:
         try:
