@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 
@@ -25,6 +27,15 @@ from apps.sagas.services import (
 )
 from tests.integration.sagas.orders import event_types, saga_wait, stack_user, stuck_saga_make
 from tests.support.stack import PipelineStack
+
+
+def rules_seen_by_every_process() -> None:
+    """Wait until the worker's processes have dropped the rules they cached (DEAD_LETTER_CACHE_SECONDS).
+
+    Without it, a step sent at once can still meet the switched-off no-reply rule in a
+    worker process that read the rules less than a second ago, and take one more attempt.
+    """
+    time.sleep(settings.DEAD_LETTER_CACHE_SECONDS + 0.5)
 
 
 def authorize(order_id: str) -> dict[str, Any]:
@@ -52,6 +63,7 @@ def test_resume_sends_what_its_preview_showed_and_the_saga_completes(saga_stack:
     }
     failure_rule_disable(rule_id=rule.pk, actor=operator)
     failure_rules_forget()
+    rules_seen_by_every_process()
     result = saga_resume(saga_id=saga.pk, actor=operator)
     done = saga_wait(saga_stack, "o-resume", statuses={SagaStatus.COMPLETED})
 
@@ -106,6 +118,7 @@ def test_the_same_retry_asked_twice_at_once_takes_effect_once(saga_stack: Pipeli
     saga, rule = stuck_saga_make(saga_stack, "o-twice")
     failure_rule_disable(rule_id=rule.pk, actor=operator)
     failure_rules_forget()
+    rules_seen_by_every_process()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
