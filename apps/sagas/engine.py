@@ -209,9 +209,14 @@ def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
         return False
     attempt = _latest(saga, name=answer.step, target=answer.target)
     if attempt is None:
-        if answer.step != "cancel_order" or saga.status not in (SagaStatus.RUNNING, SagaStatus.STUCK):
+        if answer.step != "cancel_order" or saga.status not in (
+            SagaStatus.RUNNING,
+            SagaStatus.STUCK,
+            SagaStatus.COMPLETED,
+        ):
             return False
-        # The order was cancelled from outside (a customer's cancel): undo what the saga did.
+        # The order was cancelled from outside (a customer's cancel), even after the saga
+        # confirmed it: undo what the saga did (refund the payment, release the stock).
         saga.status_reason = f"order cancelled outside the saga: {answer.event.data.get('reason', '')}"[:2000]
         saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING)
         return True

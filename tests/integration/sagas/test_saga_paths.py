@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from apps.orders import handlers
+from apps.orders.domain import commands as cmds
 from apps.sagas.models import AttemptStatus, SagaStatus
 from apps.sagas.selectors import saga_condition
 from tests.integration.sagas.orders import event_types, order_place, saga_events, saga_wait, stock_add
@@ -87,4 +89,29 @@ def test_a_declined_payment_releases_every_reservation_and_cancels_with_the_gate
     types = Counter(event_types(order_id))
     assert types == Counter(
         {"OrderPlaced": 1, "StockReserved": 2, "PaymentDeclined": 1, "StockReleased": 2, "OrderCancelled": 1}
+    )
+
+
+def test_a_confirmed_order_cancelled_by_its_customer_is_refunded_and_its_stock_released(
+    saga_stack: PipelineStack,
+) -> None:
+    stock_add("sku-late", 10)
+    order_id = order_place(("sku-late", 2, 500))
+    saga_wait(saga_stack, order_id, statuses={SagaStatus.COMPLETED})
+
+    customer = handlers.CommandContext(actor="customer", correlation_id=f"corr-{order_id}")
+    handlers.cancel_order(cmds.CancelOrder(order_id=order_id, reason="changed my mind"), customer)
+    saga = saga_wait(saga_stack, order_id, statuses={SagaStatus.COMPENSATED})
+
+    assert "order cancelled outside the saga: changed my mind" in saga.status_reason
+    assert Counter(event_types(order_id)) == Counter(
+        {
+            "OrderPlaced": 1,
+            "StockReserved": 1,
+            "PaymentAuthorized": 1,
+            "OrderConfirmed": 1,
+            "OrderCancelled": 1,
+            "PaymentRefunded": 1,
+            "StockReleased": 1,
+        }
     )
