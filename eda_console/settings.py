@@ -123,6 +123,9 @@ DEAD_LETTER_REPLAY_STOP_FAILURE_SHARE = env_float("DEAD_LETTER_REPLAY_STOP_FAILU
 DEAD_LETTER_REPLAY_DEFAULT_RATE = env_int("DEAD_LETTER_REPLAY_DEFAULT_RATE", 100)
 # The worker starts the consumer threads unless this is off (e.g. a tasks-only worker).
 CONSUMER_HOST_ENABLED = env_bool("CONSUMER_HOST_ENABLED", True)
+# The consumer groups this worker hosts, comma-separated (e.g. saga.order on workers of its own);
+# empty hosts every registered group.
+CONSUMER_GROUPS = env_list("CONSUMER_GROUPS", [])
 RELAY_BATCH_SIZE = env_int("RELAY_BATCH_SIZE", 1000)
 # Polling fallback: PostgreSQL wakes the relay with NOTIFY; SQLite (or a lost notification) waits this long.
 RELAY_POLL_INTERVAL_MS = env_int("RELAY_POLL_INTERVAL_MS", 200)

@@ -21,7 +21,7 @@ from apps.messaging.heartbeat import (
     heartbeat_age,
     relay_heartbeat_list,
 )
-from apps.messaging.registry import consumer_specs
+from apps.messaging.registry import consumer_specs_selected
 
 # A consumer thread that is starting has not joined its group yet, but it is not stuck.
 _LIVE_STATUSES = frozenset({"starting", "running"})
@@ -78,7 +78,7 @@ def relay_health(*, name: str = "default", max_age: float | None = None, host: s
 
 
 def worker_health(*, max_age: float | None = None, host: str | None = None) -> Health:
-    """Healthy when every registered consumer group has a live consumer thread on ``host`` that polled recently.
+    """Healthy when every consumer group the worker hosts has a live consumer thread on ``host`` that polled recently.
 
     ``max_age`` (default ``HEARTBEAT_TTL_SECONDS``) bounds the time since a thread's last
     poll. A worker whose consumer host is switched off has nothing to judge: healthy.
@@ -86,7 +86,10 @@ def worker_health(*, max_age: float | None = None, host: str | None = None) -> H
     if not settings.CONSUMER_HOST_ENABLED:
         return Health(True, "worker: the consumer host is disabled (CONSUMER_HOST_ENABLED); no consumer to check")
     limit = settings.HEARTBEAT_TTL_SECONDS if max_age is None else max_age
-    groups = [spec.group_id for spec in consumer_specs()]
+    try:
+        groups = [spec.group_id for spec in consumer_specs_selected(settings.CONSUMER_GROUPS)]
+    except ValueError as exc:
+        return Health(False, f"worker: CONSUMER_GROUPS: {exc}")
     try:
         beats = consumer_heartbeat_list()
     except redis.RedisError as exc:

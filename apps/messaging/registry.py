@@ -50,6 +50,18 @@ def consumer_specs() -> list[ConsumerSpec]:
     return [_specs[group] for group in sorted(_specs)]
 
 
+def consumer_specs_selected(group_ids: Collection[str]) -> list[ConsumerSpec]:
+    """The registered consumers named in ``group_ids`` (every one when it is empty), in group-id order.
+
+    A name that is not a registered group raises ``ValueError`` naming the registered ones,
+    so a mistyped ``CONSUMER_GROUPS`` stops a worker at start instead of hosting nothing.
+    """
+    unknown = sorted(set(group_ids) - set(_specs))
+    if unknown:
+        raise ValueError(f"unknown consumer group(s) {', '.join(unknown)}; registered: {', '.join(sorted(_specs))}")
+    return [spec for spec in consumer_specs() if not group_ids or spec.group_id in group_ids]
+
+
 def consumer_spec(group_id: str) -> ConsumerSpec:
     """The consumer registered for ``group_id``; KeyError when there is none."""
     return _specs[group_id]

@@ -13,9 +13,11 @@ import logging
 import threading
 from collections.abc import Sequence
 
+from django.conf import settings
+
 from apps.messaging.consumer_host.loop import ConsumerLoop, consumer_create
 from apps.messaging.dead_letters.fault_injection import failure_rules_wrap
-from apps.messaging.registry import ConsumerSpec, consumer_specs
+from apps.messaging.registry import ConsumerSpec, consumer_specs_selected
 from apps.messaging.topics import topics_ensure
 
 __all__ = ["ConsumerHost", "ConsumerLoop", "consumer_create"]
@@ -33,11 +35,11 @@ class ConsumerHost:
         self.threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start one thread per spec (every registered one unless given); returns at once.
+        """Start one thread per spec (unless given: the registered ones ``CONSUMER_GROUPS`` selects); returns at once.
 
         Each loop runs the spec's handlers wrapped in the failure rules (fault injection).
         """
-        specs = self.specs if self.specs is not None else consumer_specs()
+        specs = self.specs if self.specs is not None else consumer_specs_selected(settings.CONSUMER_GROUPS)
         try:
             topics_ensure()
         except Exception as exc:

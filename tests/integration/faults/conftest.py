@@ -18,6 +18,7 @@ import pytest
 
 from apps.messaging.lag.offsets import lag_clients_close
 from apps.messaging.producer import shared_producers_close
+from tests.integration.faults.catch_up import consumer_groups
 from tests.integration.faults.traffic import OrderTraffic
 from tests.support.stack import (
     PipelineStack,
@@ -54,9 +55,8 @@ def faults_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def stack(faults_template: str, settings: Any, django_db_blocker: Any, tmp_path: Path) -> Iterator[PipelineStack]:
     """The test's database, broker and Redis database, with this process's Django pointed at them."""
-    with pipeline_stack(
-        template=faults_template, redis_url=REDIS_URL, var_dir=tmp_path / "stack", env=CONSUMER_TIMINGS
-    ) as stack:
+    env = {**CONSUMER_TIMINGS, "CONSUMER_GROUPS": ",".join(consumer_groups())}
+    with pipeline_stack(template=faults_template, redis_url=REDIS_URL, var_dir=tmp_path / "stack", env=env) as stack:
         settings.KAFKA_BOOTSTRAP_SERVERS = [stack.bootstrap]
         settings.REDIS_URL = REDIS_URL
         settings.CHANNEL_LAYERS = {
