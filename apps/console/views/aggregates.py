@@ -4,7 +4,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
-from django_htmx.middleware import HtmxDetails
 
 from apps.console.permissions import viewer_required
 from apps.console.selectors.events import (
@@ -16,12 +15,7 @@ from apps.console.selectors.events import (
 )
 from apps.console.selectors.read_models import order_stream_ids_for_customer
 from apps.console.selectors.state import aggregate_state_at
-from apps.console.views.common import int_param, page_context, text_checked, text_param
-
-
-def _htmx(request: HttpRequest) -> bool:
-    details = getattr(request, "htmx", None)
-    return isinstance(details, HtmxDetails) and bool(details)
+from apps.console.views.common import int_param, is_htmx, page_context, text_checked, text_param
 
 
 @require_GET
@@ -43,7 +37,7 @@ def aggregate_search(request: HttpRequest) -> HttpResponse:
         streams=stream_search(query=query, stream_type=stream_type, stream_ids=stream_ids),
         searched=bool(query or stream_type or customer_id),
     )
-    template = "console/aggregates.html#search-results" if _htmx(request) else "console/aggregates.html"
+    template = "console/aggregates.html#search-results" if is_htmx(request) else "console/aggregates.html"
     return render(request, template, context)
 
 
@@ -63,7 +57,7 @@ def stream_detail(request: HttpRequest, stream_id: str) -> HttpResponse:
     if selected is None or not 1 <= selected <= stream.version:
         selected = page.last_version
     context = page_context(request, section="aggregates", stream=stream, page=page, selected=selected)
-    template = "console/stream.html#event-page" if _htmx(request) else "console/stream.html"
+    template = "console/stream.html#event-page" if is_htmx(request) else "console/stream.html"
     return render(request, template, context)
 
 
@@ -78,7 +72,7 @@ def stream_state(request: HttpRequest, stream_id: str) -> HttpResponse:
     state = aggregate_state_at(stream_id=stream.stream_id, stream_type=stream.stream_type, version=version)
     context = {"stream": stream, "state": state, "version": version}
     response = render(request, "console/stream.html#state-panel", context)
-    if _htmx(request):
+    if is_htmx(request):
         # Whatever moved the panel (a link, the slider, the form), the address bar follows it.
         response["HX-Push-Url"] = f"{reverse('console:stream', args=[stream.stream_id])}?version={version}"
     return response

@@ -4,10 +4,17 @@ from typing import Any
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
 from pydantic_core import PydanticCustomError
 
 from apps.accounts.roles import user_is_operator
 from apps.api.fields import BIGINT_MAX, line_check
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether htmx made the request (django-htmx's middleware sets ``request.htmx``): answer with the partial."""
+    details = getattr(request, "htmx", None)
+    return isinstance(details, HtmxDetails) and bool(details)
 
 
 def page_context(request: HttpRequest, *, section: str, **extra: Any) -> dict[str, Any]:

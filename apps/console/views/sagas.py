@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.console.permissions import operator_required, viewer_required
 from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.sagas import SAGA_ACTION_LABELS, saga_page_context
-from apps.console.views.common import int_param, page_context, text_param
+from apps.console.views.common import int_param, is_htmx, page_context, text_param
 from apps.messaging.push import SAGAS_GROUP
 from apps.sagas import plan
 from apps.sagas.models import SagaInstance, SagaStatus
@@ -37,10 +37,6 @@ AGE_CHOICES = [
 ]
 # The saga plan's steps, in plan order: the step filter offers each.
 STEP_NAMES = sorted(plan.SEQUENCE, key=plan.SEQUENCE.__getitem__)
-
-
-def _htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _list_filters(request: HttpRequest) -> dict[str, object]:
@@ -71,7 +67,7 @@ def sagas(request: HttpRequest) -> HttpResponse:
         age_choices=AGE_CHOICES,
         limit=LIST_LIMIT,
     )
-    return render(request, "console/sagas.html#saga-results" if _htmx(request) else "console/sagas.html", context)
+    return render(request, "console/sagas.html#saga-results" if is_htmx(request) else "console/sagas.html", context)
 
 
 def _saga_context(request: HttpRequest, saga_id: uuid.UUID) -> dict[str, object]:

@@ -129,6 +129,24 @@ def test_a_bulk_replay_from_the_page_is_a_job_with_its_rate(consumer: ListConsum
     assert _client(operator).post("/dead-letters/replay-jobs/", {"group": GROUP, "rate": "fast"}).status_code == 400
 
 
+def test_an_active_job_polls_itself_so_a_missed_push_cannot_leave_it_running(
+    consumer: ListConsumer, operator: User
+) -> None:
+    _parked_stream(consumer)
+    _client(operator).post("/dead-letters/replay-jobs/", {"group": GROUP})
+    job = DeadLetterReplayJob.objects.get()
+    url = f"/dead-letters/replay-jobs/{job.id}/"
+
+    queued = _client(operator).get(url, HTTP_HX_REQUEST="true").content.decode()
+    DeadLetterReplayJob.objects.filter(pk=job.pk).update(status="stopped", detail="7 of 10 failed again")
+    ended = _client(operator).get(url, HTTP_HX_REQUEST="true").content.decode()
+
+    # The htmx poll gets the partial alone, which polls again only while the job is active.
+    assert queued.startswith(f'<div class="replay-job" id="replay-job-{job.id}" data-status="queued"')
+    assert f'hx-get="{url}" hx-trigger="every 3s"' in queued and "<html" not in queued
+    assert 'data-status="stopped"' in ended and "hx-trigger" not in ended and "7 of 10 failed again" in ended
+
+
 def test_a_viewer_or_a_forged_request_gets_403_and_nothing_changes(
     consumer: ListConsumer, operator: User, viewer: User
 ) -> None:

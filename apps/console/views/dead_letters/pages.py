@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from apps.console.permissions import viewer_required
 from apps.console.push_renderers import push_socket_url, replay_job_view
-from apps.console.views.common import int_param, page_context
+from apps.console.views.common import int_param, is_htmx, page_context
 from apps.console.views.dead_letters.params import dead_letter_filter_query, dead_letter_filter_read
 from apps.eventstore.store import event_read
 from apps.messaging.codec import event_value_preview
@@ -170,4 +170,7 @@ def replay_job_detail(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         record=job,
         push_url=push_socket_url(DEAD_LETTER_REPLAY_GROUP),
     )
+    if is_htmx(request):
+        # The partial's own poll while the job is active.
+        return render(request, "console/dead_letters/job.html#replay-job", context)
     return render(request, "console/dead_letters/job.html", context)
