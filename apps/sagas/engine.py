@@ -2,14 +2,18 @@
 
 Every function here runs inside the caller's transaction and takes the saga's row lock
 first, so the consumer, the step tasks, the beat task and the operator actions change a
-saga one at a time. A step's command is sent by a Celery task enqueued on commit: a
+saga one at a time. A step's command is sent by a Celery task enqueued on commit, or
+run by the step task that claimed it (:func:`attempt_claim`) after its commit: a
 rolled-back decision sends nothing, and a lost task shows as an attempt past its deadline.
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery import current_app
@@ -35,6 +39,28 @@ def backoff_ms(failed_attempt: int) -> int:
     """The wait before the attempt after ``failed_attempt``: the base, doubled each time, capped."""
     seconds = settings.SAGA_RETRY_BACKOFF_SECONDS * (2 ** max(0, failed_attempt - 1))
     return int(min(seconds, settings.SAGA_RETRY_BACKOFF_MAX_SECONDS) * 1000)
+
+
+# Set by a step task while it settles its answer: the first attempt created with no wait
+# is claimed by that task (run right after the commit) instead of being sent to the queue.
+_claims: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("saga_attempt_claims", default=None)
+
+
+@contextmanager
+def attempt_claim() -> Iterator[list[int]]:
+    """Within it, the first attempt created with no wait is not sent: its id is put in the list.
+
+    The caller runs that attempt itself once its transaction has committed. A step task
+    uses it so a saga's sequential steps run back to back in one task, not a queue hop
+    each; an attempt claimed and then lost (the worker died) passes its deadline and the
+    beat task tries it again, as with a lost message.
+    """
+    claimed: list[int] = []
+    token = _claims.set(claimed)
+    try:
+        yield claimed
+    finally:
+        _claims.reset(token)
 
 
 def saga_lock(*, saga_id: uuid.UUID) -> SagaInstance:
@@ -97,6 +123,10 @@ def attempt_create(
         deadline_at=sent_at + dt.timedelta(seconds=settings.SAGA_STEP_TIMEOUT_SECONDS),
         compensates=step.compensates,
     )
+    claims = _claims.get()
+    if claims is not None and not claims and not wait_ms:
+        claims.append(row.pk)
+        return row
     options: dict[str, Any] = {"countdown": wait_ms / 1000} if wait_ms else {}
     transaction.on_commit(lambda: current_app.send_task(STEP_TASK, args=[row.pk], **options))
     return row

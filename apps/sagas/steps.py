@@ -4,20 +4,22 @@ The answer is read from the store right after the command (the event it appended
 when the handler found its effect already there, the participant's earlier answer), and
 settled through the same function as the consumer's copy of it: whichever comes first
 settles the attempt and the other changes nothing. A command the participant swallowed
-answers nothing; the attempt's deadline takes over.
+answers nothing; the attempt's deadline takes over. When the answer moves the saga on
+to a step that needs no wait, the same task runs that step next (no queue hop).
 """
 
 from __future__ import annotations
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 
 from apps.orders.domain import commands as cmds
 from apps.orders.domain.errors import DomainError
 from apps.orders.handlers import CommandContext
 from apps.sagas.answers import answer_at, answer_find
-from apps.sagas.engine import attempt_fail, attempt_settle_without_answer, saga_answer_apply
+from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, attempt_settle_without_answer, saga_answer_apply
 from apps.sagas.models import AttemptStatus, SagaStep
 from apps.sagas.participants import participant_command_run
 
@@ -39,11 +41,32 @@ def command_build(command: dict[str, object]) -> object:
     return _COMMANDS[str(command["type"])](**dict(command["fields"]))  # type: ignore[call-overload]
 
 
+# A saga has a handful of steps; the bound only guards a task against a plan that never ends.
+_CHAIN_LIMIT = 50
+
+
 def saga_step_run(*, step_id: int) -> None:
-    """Send attempt ``step_id``'s command if it is still pending, and settle it with the answer it got."""
+    """Run attempt ``step_id``, then each next step its answer leads to, back to back in this task.
+
+    When an answer moves the saga on to a step that needs no wait, that attempt is claimed
+    here (:func:`attempt_claim`) and run after the commit, without a round trip through the
+    queue; steps sent in parallel (a reservation per line) and retries after a backoff go
+    through the queue as their own tasks.
+    """
+    next_id: int | None = step_id
+    for _ in range(_CHAIN_LIMIT):
+        if next_id is None:
+            return
+        next_id = _attempt_run(step_id=next_id)
+    if next_id is not None:
+        current_app.send_task(STEP_TASK, args=[next_id])
+
+
+def _attempt_run(*, step_id: int) -> int | None:
+    """Send attempt ``step_id``'s command if it is still pending and settle it; returns the attempt claimed next."""
     step = SagaStep.objects.select_related("saga").filter(pk=step_id).first()
     if step is None or step.status != AttemptStatus.PENDING:
-        return
+        return None
     ctx = CommandContext(
         actor=SAGA_ACTOR, correlation_id=step.saga.correlation_id, causation_id=step.causation_id or None
     )
@@ -53,24 +76,25 @@ def saga_step_run(*, step_id: int) -> None:
         )
     except DomainError as exc:
         # The domain refused: the same command would be refused again.
-        with transaction.atomic():
+        with attempt_claim() as claimed, transaction.atomic():
             attempt_fail(
                 step_id=step_id, status=AttemptStatus.ERRORED, outcome=f"refused: {exc}", error=repr(exc), retry=False
             )
-        return
+        return claimed[0] if claimed else None
     except Exception as exc:
         logger.info("saga step %s (%s %s) failed: %r", step_id, step.name, step.target, exc)
         with transaction.atomic():
             attempt_fail(step_id=step_id, status=AttemptStatus.ERRORED, outcome=f"errored: {exc}", error=repr(exc))
-        return
+        return None
     if result is None:
-        return
+        return None
     if result.last_position is not None:
         answer = answer_at(result.last_position)
     else:
         answer = answer_find(step=step.name, target=step.target, order_id=step.saga.order_id)
-    with transaction.atomic():
+    with attempt_claim() as claimed, transaction.atomic():
         if answer is not None:
             saga_answer_apply(answer)
         else:
             attempt_settle_without_answer(step_id=step_id, outcome="nothing to do: no earlier effect to undo")
+    return claimed[0] if claimed else None
