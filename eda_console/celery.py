@@ -2,25 +2,26 @@
 
 Broker and result backend are ``settings.REDIS_URL``; every ``CELERY_*`` setting applies
 (beat entries live in ``CELERY_BEAT_SCHEDULE``). ``celery -A eda_console worker`` starts
-one consumer thread per registered consumer group (``apps.messaging.registry``) through
-the :class:`ConsumerHostStep` bootstep, unless ``CONSUMER_HOST_ENABLED`` is off.
+one consumer thread per consumer group it hosts (``apps.messaging.registry``,
+``CONSUMER_GROUPS``) in a child process, through the :class:`ConsumerHostStep` bootstep,
+unless ``CONSUMER_HOST_ENABLED`` is off.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+import subprocess
+from typing import Any
 
 from celery import Celery, bootsteps
 from celery.signals import task_prerun
 
-if TYPE_CHECKING:
-    from apps.messaging.consumer_host import ConsumerHost
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eda_console.settings")
 
 logger = logging.getLogger(__name__)
+# A warm stop lets each consumer loop finish and commit its batch in hand for this long.
+_WARM_STOP_SECONDS = 60.0
 
 app = Celery("eda_console")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -43,14 +44,17 @@ def _connections_check(*, task: Any = None, **_kwargs: Any) -> None:
 
 
 class ConsumerHostStep(bootsteps.StartStopStep):
-    """Runs the Kafka consumer loops in worker threads; a warm shutdown finishes the batch in hand."""
+    """Runs the Kafka consumer loops in a child process of the worker; a warm shutdown finishes the batch in hand.
 
-    # After the pool: the prefork children are forked before any consumer thread exists.
+    The child (``eda_console.consumer_process``) has its own interpreter lock, so
+    the loops never slow this process's dispatch of tasks to the pool.
+    """
+
     requires = {"celery.worker.components:Pool"}
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.host: ConsumerHost | None = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, parent: Any) -> None:
         from django.conf import settings
@@ -58,26 +62,24 @@ class ConsumerHostStep(bootsteps.StartStopStep):
         if not settings.CONSUMER_HOST_ENABLED:
             logger.info("consumer host disabled (CONSUMER_HOST_ENABLED is off)")
             return
-        from apps.messaging.consumer_host import ConsumerHost
+        from eda_console.consumer_process import consumer_process_start
 
-        self.host = ConsumerHost()
-        self.host.start()
+        self.process = consumer_process_start(stop_timeout=_WARM_STOP_SECONDS)
 
     def stop(self, parent: Any) -> None:
-        self._host_stop(timeout=60.0)
+        self._host_stop(timeout=_WARM_STOP_SECONDS + 5.0)
 
     def terminate(self, parent: Any) -> None:
         # Cold shutdown: still commit what was applied, but do not wait long.
         self._host_stop(timeout=5.0)
 
     def _host_stop(self, *, timeout: float) -> None:
-        if self.host is None:
+        if self.process is None:
             return
-        from apps.messaging.producer import shared_producers_close
+        from eda_console.consumer_process import consumer_process_stop
 
-        self.host.stop(timeout=timeout)
-        self.host = None
-        shared_producers_close()
+        consumer_process_stop(self.process, timeout=timeout)
+        self.process = None
 
 
 app.steps["worker"].add(ConsumerHostStep)

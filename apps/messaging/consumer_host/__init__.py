@@ -1,10 +1,11 @@
-"""The consumer host: one thread per registered :class:`ConsumerSpec`, inside the Celery worker.
+"""The consumer host: one thread per registered :class:`ConsumerSpec`, in a process of the Celery worker.
 
-The worker's bootstep (``eda_console.celery``) starts it and stops it; tests run it
-in-process the same way. Offsets are committed only after the handlers returned, so a
-killed worker re-reads from its last commit and loses nothing. A consumer that registers
-``stream_cursors`` gets each stream in version order from the store, whatever order Kafka
-delivered (``ordering``); ``apply`` hands the batch to the handlers and the dead letters.
+The worker's bootstep (``eda_console.celery``) starts it in a child process of its own
+(``eda_console.consumer_process``) and stops it; tests run it in-process the same way.
+Offsets are committed only after the handlers returned, so a killed worker re-reads
+from its last commit and loses nothing. A consumer that registers ``stream_cursors``
+gets each stream in version order from the store, whatever order Kafka delivered
+(``ordering``); ``apply`` hands the batch to the handlers and the dead letters.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ logger = logging.getLogger(__name__)
 class ConsumerHost:
     """Starts and stops the consumer threads of one process."""
 
-    def __init__(self, specs: Sequence[ConsumerSpec] | None = None) -> None:
+    def __init__(self, specs: Sequence[ConsumerSpec] | None = None, *, member_pid: int | None = None) -> None:
         self.specs = list(specs) if specs is not None else None
+        # The pid the heartbeats name: the worker's, when the host runs in the worker's child process.
+        self.member_pid = member_pid
         self.stop_event = threading.Event()
         self.loops: list[ConsumerLoop] = []
         self.threads: list[threading.Thread] = []
@@ -46,7 +49,7 @@ class ConsumerHost:
             # The loops retry on their own until the broker is back.
             logger.warning("consumer host: could not check the topics: %s", exc)
         for index, spec in enumerate(specs):
-            loop = ConsumerLoop(failure_rules_wrap(spec), stop=self.stop_event, index=index)
+            loop = ConsumerLoop(failure_rules_wrap(spec), stop=self.stop_event, index=index, member_pid=self.member_pid)
             thread = threading.Thread(target=loop.run, name=f"consumer:{spec.group_id}", daemon=True)
             self.loops.append(loop)
             self.threads.append(thread)
