@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from django.contrib.auth.models import AnonymousUser, Group, User
+from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
 from apps.accounts.models import ApiToken
@@ -54,17 +54,3 @@ def api_token_authenticate(token: str) -> User | None:
     if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
     return api_token.user
-
-
-def service_user_ensure(*, username: str, role: str) -> User:
-    """A user for a process that acts as an operator would (the simulator), created once.
-
-    It cannot log in (no usable password); it exists so the process's actions pass the same
-    role check and show under its own name in the audit log, like a person's.
-    """
-    user, created = User.objects.get_or_create(username=username)
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user

@@ -7,7 +7,8 @@ can be made to misbehave by the operator's failure rules (target
 ``participant.inventory`` / ``participant.payment``): ``fail`` raises
 :class:`InjectedFailure`, ``reject`` makes the domain refuse the command with a reason
 naming the rule (the same path a real shortage or decline takes), ``no_reply``
-swallows it, ``delay`` answers late.
+swallows it, ``delay`` answers late (or not at all, when the sender no longer wants the
+command by then: see :func:`participant_command_run`).
 """
 
 from __future__ import annotations
@@ -76,11 +77,21 @@ def _fault_find(participant: Participant, command: object) -> ParticipantFault |
     )
 
 
-def participant_command_run(*, participant: Participant, command: object, ctx: CommandContext) -> CommandResult | None:
+def participant_command_run(
+    *,
+    participant: Participant,
+    command: object,
+    ctx: CommandContext,
+    still_wanted: Callable[[], bool] | None = None,
+) -> CommandResult | None:
     """Run ``command`` at ``participant`` through the order domain's handler, under the failure rules.
 
     Returns the handler's result (the events appended), or None when a ``no_reply`` rule
-    swallowed the command (nothing was appended: the sender's deadline will pass).
+    swallowed the command (nothing was appended: the sender's deadline will pass), or when
+    a ``delay`` rule held it and ``still_wanted`` then said the sender gave up on it.
+    The sender may have moved on during the delay (timed the command out, sent it again,
+    undone it): a stale reservation landing after its release would hold stock no one
+    releases, so a delayed command asks ``still_wanted`` first and is dropped on False.
     Raises :class:`InjectedFailure` under a ``fail`` rule, ``ValueError`` for a command
     the participant does not answer.
     """
@@ -98,6 +109,8 @@ def participant_command_run(*, participant: Participant, command: object, ctx: C
                 return None
             case FailureRuleEffect.DELAY:
                 time.sleep(fault.delay_ms / 1000)
+                if still_wanted is not None and not still_wanted():
+                    return None
             case FailureRuleEffect.REJECT:
                 command = _refused(command, fault)
     return _HANDLER_OF[type(command)](command, ctx)

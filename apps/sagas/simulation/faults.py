@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 
-from apps.accounts.roles import OPERATOR_GROUP
-from apps.accounts.services import service_user_ensure
+from apps.accounts.roles import OPERATOR_GROUP, service_user_ensure
 from apps.eventstore.store import global_log_read
 from apps.messaging.dead_letters import (
     DeadLetterFilter,
@@ -35,9 +34,16 @@ SIMULATOR = "simulator"
 PARTICIPANT_TARGETS = ("participant.inventory", "participant.payment")
 
 
+# Why the simulator holds the operator role, as the audit log's role.grant entry says it.
+SIMULATOR_ROLE_REASON = (
+    "the simulator switches failure rules on and off, puts undecodable records on the topic"
+    " and replays the dead letters its rules parked"
+)
+
+
 def simulator_user() -> User:
-    """The operator the simulator acts as (created on first use; it cannot log in)."""
-    return service_user_ensure(username=SIMULATOR, role=OPERATOR_GROUP)
+    """The operator the simulator acts as (created on first use; it cannot log in; the grant is audited)."""
+    return service_user_ensure(username=SIMULATOR, role=OPERATOR_GROUP, reason=SIMULATOR_ROLE_REASON)
 
 
 @dataclass(frozen=True)

@@ -53,9 +53,13 @@ class SimulationConfig:
 
 @dataclass(frozen=True)
 class Cancellation:
-    """A customer asks to cancel an order whose saga may still be running (forced compensation)."""
+    """The order's customer cancels it, as any customer would, while its saga may still be running.
+
+    The saga sees the order cancelled from outside and undoes what it did (refund, release).
+    """
 
     order_id: str
+    customer_id: str
     reason: str
 
 
@@ -121,7 +125,8 @@ def simulation_plan(config: SimulationConfig) -> Iterator[PlannedCommand]:
         yield PlannedCommand(at=at, command=order, duplicate=rng.random() < config.duplicate_rate, intent=intent)
         if rng.random() < config.cancel_rate:
             # Right away: the runner sends it as soon as the saga exists, while it is likely still running.
-            yield PlannedCommand(at=at, command=Cancellation(order.order_id, "customer asked to cancel"))
+            cancellation = Cancellation(order.order_id, order.customer_id, "customer asked to cancel")
+            yield PlannedCommand(at=at, command=cancellation)
         if number % RESTOCK_EVERY == RESTOCK_EVERY - 1:
             restock = cmds.AddStock(sku_name(rng.randrange(SKU_COUNT)), RESTOCK_QUANTITY)
             yield PlannedCommand(at=at, command=restock)

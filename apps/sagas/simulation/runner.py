@@ -1,8 +1,10 @@
 """Running a simulation: send the plan's commands at its rate, then wait for the sagas to settle.
 
-The simulator is a client like any other: orders, restocks and cancellations go through
-the order domain's handlers and the saga operator services, so the sagas it starts are
-carried by the worker's orchestrator exactly as an API client's would be.
+The simulator is a client like any other: orders, restocks and customers' cancellations
+go through the order domain's handlers, so the sagas it starts (and the cancellations
+they undo) are carried by the worker's orchestrator exactly as an API client's would be.
+It acts as an operator only where an operator would: the failure rules, the undecodable
+records and replaying what the rules parked.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from django.contrib.auth.models import User
 from apps.messaging.dead_letters import FailureRule
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
+from apps.orders.domain.errors import DomainError
 from apps.orders.handlers import CommandContext, CommandResult
 from apps.projections.selectors import projection_status_list
 from apps.sagas.selectors import saga_list
-from apps.sagas.services import SagaActionNotApplicable, saga_compensate
 from apps.sagas.simulation import faults
 from apps.sagas.simulation.plan import Cancellation, PlannedCommand, Poison, SimulationConfig, simulation_plan
 from apps.sagas.simulation.report import SETTLED
@@ -28,8 +30,11 @@ from apps.sagas.simulation.report import SETTLED
 # How often the caller's progress callback hears from a run at most.
 PROGRESS_EVERY_SECONDS = 0.25
 SETTLE_POLL_SECONDS = 1.0
-# A cancellation waits this long for its order's saga to start before it counts as too late.
-CANCEL_WAIT_SECONDS = 5.0
+# A cancellation waits this long for its order's saga to start, then is dropped unsent: an
+# order cancelled before its saga starts is settled without one, which the report counts
+# as a saga that never started. Long enough for the orchestrator's consumer group to form
+# when a run starts with the stack (the first sagas started ~6 s after their orders).
+CANCEL_WAIT_SECONDS = 30.0
 # Consecutive settled looks before a run counts as settled; a consumer retries a failing
 # event for up to a few seconds (CONSUMER_RETRY_*), so one look is not enough.
 SETTLED_ROUNDS = 3
@@ -44,8 +49,14 @@ class SimulationCounts:
     meant_to_decline: int = 0
     meant_to_run_short: int = 0
     restocks: int = 0
+    # Cancellations the order accepted; of those, how many found it cancelled already (by its saga).
     cancels_sent: int = 0
+    cancels_already_cancelled: int = 0
+    # Cancellations the order refused, and the order's reasons (reason -> how many).
     cancels_too_late: int = 0
+    cancel_refusals: dict[str, int] = field(default_factory=dict)
+    # Cancellations dropped unsent: their order's saga had not started after CANCEL_WAIT_SECONDS.
+    cancels_unsent: int = 0
     duplicates: int = 0
     undecodable: int = 0
     errors: int = 0
@@ -54,9 +65,18 @@ class SimulationCounts:
     def summary(self) -> str:
         return (
             f"orders {self.orders} (decline {self.meant_to_decline}, shortage {self.meant_to_run_short}),"
-            f" restocks {self.restocks}, cancels {self.cancels_sent} (+{self.cancels_too_late} too late),"
+            f" restocks {self.restocks}, {self._cancels()},"
             f" duplicates {self.duplicates}, undecodable {self.undecodable}, errors {self.errors}"
         )
+
+    def _cancels(self) -> str:
+        text = f"cancels {self.cancels_sent} ({self.cancels_already_cancelled} already cancelled)"
+        if self.cancels_too_late:
+            reasons = "; ".join(f"{reason}: {count}" for reason, count in sorted(self.cancel_refusals.items()))
+            text += f" +{self.cancels_too_late} too late ({reasons})"
+        if self.cancels_unsent:
+            text += f" +{self.cancels_unsent} unsent (no saga after {CANCEL_WAIT_SECONDS:g} s)"
+        return text
 
 
 @dataclass
@@ -108,15 +128,32 @@ class _Sender:
                 if time.monotonic() < give_up_at:
                     self.cancels_waiting.append((cancellation, give_up_at))
                 else:
-                    self.counts.cancels_too_late += 1
+                    self.counts.cancels_unsent += 1
                 continue
-            # Through the saga, under its lock: a saga that already completed refuses, so a
-            # cancellation never strands an authorized payment of a confirmed order.
-            try:
-                saga_compensate(saga_id=sagas[0].id, actor=self.actor, reason=cancellation.reason)
-                self.counts.cancels_sent += 1
-            except SagaActionNotApplicable:
-                self.counts.cancels_too_late += 1
+            # One failing cancellation must not drop the others waiting behind it.
+            _counted(self.counts, self.cancel_send, cancellation, sagas[0].correlation_id)
+
+    def cancel_send(self, cancellation: Cancellation, correlation_id: str) -> None:
+        """Cancel as the order's customer; its saga undoes what it did (or is undoing it already)."""
+        command = cmds.CancelOrder(cancellation.order_id, cancellation.reason)
+        # The conversation of the order, as a client that kept its correlation id would send it.
+        ctx = CommandContext(actor=customer_actor(cancellation.customer_id), correlation_id=correlation_id)
+        try:
+            result = handlers.cancel_order(command, ctx)
+        except DomainError as exc:
+            # Only a shipped order refuses (the simulator ships none); counted with the order's words.
+            self.counts.cancels_too_late += 1
+            reason = str(exc)[:200]
+            self.counts.cancel_refusals[reason] = self.counts.cancel_refusals.get(reason, 0) + 1
+            return
+        self.counts.cancels_sent += 1
+        # Nothing appended: the order was cancelled already, by its saga's own compensation.
+        self.counts.cancels_already_cancelled += not result.event_types
+
+
+def customer_actor(customer_id: str) -> str:
+    """The actor a customer's own commands carry (as the API's would carry its user)."""
+    return f"customer:{customer_id}"
 
 
 def _counted(counts: SimulationCounts, send: Callable[..., None], *args: object) -> None:

@@ -8,14 +8,19 @@ import uuid
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.test import override_settings
 
 from apps.accounts.models import AuditLog
+from apps.eventstore.store import stream_read
 from apps.messaging.dead_letters import InjectedFailure, failure_rule_create, failure_rule_disable
 from apps.messaging.dead_letters.fault_injection import failure_rules_forget
 from apps.orders.domain import commands as cmds
-from apps.orders.handlers import CommandContext, add_stock
+from apps.orders.handlers import CommandContext, add_stock, place_order
 from apps.orders.repository import django_event_streams
+from apps.sagas.attempts import attempt_still_pending
+from apps.sagas.engine import attempt_fail, saga_start
+from apps.sagas.models import AttemptStatus, SagaStep
 from apps.sagas.participants import participant_command_run
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +148,86 @@ def test_a_delay_rule_answers_late_but_answers(operator: User) -> None:
     )
     assert time.monotonic() - started >= 0.3
     assert result is not None and result.event_types == ("PaymentAuthorized",)
+
+
+def _delay_rule(operator: User, sku: str, delay_ms: int = 50) -> None:
+    failure_rule_create(
+        actor=operator,
+        group_id="participant.inventory",
+        kind="field_regex",
+        field="sku",
+        pattern=sku,
+        effect="delay",
+        delay_ms=delay_ms,
+    )
+
+
+def test_a_delayed_command_its_sender_no_longer_wants_after_the_delay_appends_nothing(operator: User) -> None:
+    sku = _stocked()
+    _delay_rule(operator, sku, delay_ms=200)
+    asked_after: list[float] = []
+
+    def still_wanted() -> bool:
+        asked_after.append(time.monotonic() - started)
+        return False
+
+    started = time.monotonic()
+    result = participant_command_run(
+        participant="inventory",
+        command=cmds.ReserveStock(sku=sku, order_id="o-1", quantity=1),
+        ctx=CTX,
+        still_wanted=still_wanted,
+    )
+
+    assert result is None
+    assert len(asked_after) == 1 and asked_after[0] >= 0.2
+    assert [t for t, _ in django_event_streams.events_load(stream_id=f"stock-{sku}")] == ["StockAdded"]
+
+
+def test_only_a_delayed_command_asks_whether_it_is_still_wanted() -> None:
+    sku = _stocked()
+
+    def never_asked() -> bool:
+        raise AssertionError("an undelayed command asked whether it is still wanted")
+
+    result = participant_command_run(
+        participant="inventory",
+        command=cmds.ReserveStock(sku=sku, order_id="o-1", quantity=1),
+        ctx=CTX,
+        still_wanted=never_asked,
+    )
+
+    assert result is not None and result.event_types == ("StockReserved",)
+
+
+def test_a_delayed_reservation_whose_attempt_timed_out_meanwhile_reserves_nothing(operator: User) -> None:
+    sku = _stocked()
+    order_id = f"o-{uuid.uuid4().hex[:8]}"
+    line = cmds.OrderLine(sku=sku, quantity=1, unit_price_cents=100)
+    place_order(cmds.PlaceOrder(order_id=order_id, customer_id="c-1", currency="EUR", lines=(line,)), CTX)
+    with transaction.atomic():
+        saga = saga_start(event=stream_read(stream_id=f"order-{order_id}")[0])
+    assert saga is not None
+    attempt = SagaStep.objects.get(saga=saga, name="reserve_stock")
+    _delay_rule(operator, sku)
+    assert attempt_still_pending(attempt.pk)
+
+    def timed_out_during_the_delay() -> bool:
+        with transaction.atomic():
+            attempt_fail(step_id=attempt.pk, status=AttemptStatus.TIMED_OUT, outcome="no reply by the deadline")
+        return attempt_still_pending(attempt.pk)
+
+    result = participant_command_run(
+        participant="inventory",
+        command=cmds.ReserveStock(sku=sku, order_id=order_id, quantity=1),
+        ctx=CTX,
+        still_wanted=timed_out_during_the_delay,
+    )
+
+    assert result is None
+    assert [t for t, _ in django_event_streams.events_load(stream_id=f"stock-{sku}")] == ["StockAdded"]
+    assert not attempt_still_pending(attempt.pk)
+    assert not attempt_still_pending(-1)
 
 
 def test_a_participant_rule_is_audited_like_any_rule(operator: User) -> None:

@@ -139,7 +139,7 @@ def test_the_same_retry_asked_twice_at_once_takes_effect_once(saga_stack: Pipeli
         thread.join(timeout=60)
     # Counted at once, before a timeout (2 s here) could add an attempt of its own: one retry, one attempt.
     retried = list(saga.steps.filter(name="authorize_payment", attempt__gt=3).values_list("attempt", flat=True))
-    done = saga_wait(saga_stack, "o-twice", statuses={SagaStatus.COMPLETED})
+    saga_wait(saga_stack, "o-twice", statuses={SagaStatus.COMPLETED})
 
     assert sorted(outcomes) == ["not applicable", "retried"]
     assert retried == [4]
