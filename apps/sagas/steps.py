@@ -11,6 +11,7 @@ to a step that needs no wait, the same task runs that step next (no queue hop).
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from celery import current_app
 from django.db import transaction
@@ -19,6 +20,7 @@ from apps.orders.domain import commands as cmds
 from apps.orders.domain.errors import DomainError
 from apps.orders.handlers import CommandContext
 from apps.sagas.answers import answer_at, answer_find
+from apps.sagas.attempts import attempt_still_pending
 from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, attempt_settle_without_answer, saga_answer_apply
 from apps.sagas.models import AttemptStatus, SagaStep
 from apps.sagas.participants import participant_command_run
@@ -72,7 +74,10 @@ def _attempt_run(*, step_id: int) -> int | None:
     )
     try:
         result = participant_command_run(
-            participant=step.command["participant"], command=command_build(step.command), ctx=ctx
+            participant=step.command["participant"],
+            command=command_build(step.command),
+            ctx=ctx,
+            still_wanted=partial(attempt_still_pending, step_id),
         )
     except DomainError as exc:
         # The domain refused: the same command would be refused again.
