@@ -23,7 +23,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from apps.sagas.models import SagaInstance, SagaStep
-from apps.sagas.services import SagaActionNotApplicable, saga_compensate, saga_resume, saga_retry
+from apps.sagas.services import BULK_LIMIT, SagaActionNotApplicable, saga_compensate, saga_resume, saga_retry
 
 _ATTEMPT_FIELDS = [
     "name",
@@ -88,6 +88,22 @@ class SagaStepInline(admin.TabularInline):
         return False
 
 
+def _too_many(
+    modeladmin: admin.ModelAdmin[SagaInstance], request: HttpRequest, queryset: QuerySet[SagaInstance], label: str
+) -> bool:
+    """As the API's bulk actions: at most BULK_LIMIT sagas per action; above it, an error and nothing done."""
+    selected = queryset.count()
+    if selected <= BULK_LIMIT:
+        return False
+    modeladmin.message_user(
+        request,
+        f"{label}: {selected:,} sagas selected, at most {BULK_LIMIT:,} per action; nothing was done. "
+        "Narrow the filter.",
+        messages.ERROR,
+    )
+    return True
+
+
 def _run_each(
     modeladmin: admin.ModelAdmin[SagaInstance],
     request: HttpRequest,
@@ -95,6 +111,8 @@ def _run_each(
     label: str,
     service: Callable[[SagaInstance], object],
 ) -> None:
+    if _too_many(modeladmin, request, queryset, label):
+        return
     done, refused = 0, []
     for saga in queryset:
         try:
@@ -173,6 +191,8 @@ class SagaInstanceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Compensate the selected sagas (asks for a reason)")
     def compensate_sagas(self, request: HttpRequest, queryset: QuerySet[SagaInstance]) -> HttpResponse | None:
+        if _too_many(self, request, queryset, "Compensate"):
+            return None
         reason = request.POST.get("reason", "").strip()
         if request.POST.get("apply") and reason:
             _run_each(

@@ -8,7 +8,9 @@ from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
 from apps.accounts.models import AuditLog
-from tests.integration.console.test_sagas import _completed, _declined, _stuck
+from apps.sagas.models import SagaInstance
+from tests.integration.console.test_sagas import STUCK, _completed, _declined, _stuck
+from tests.support.saga_rows import saga_row_create
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +79,27 @@ def test_an_admin_action_that_does_not_apply_or_a_user_without_the_operator_role
     stuck.refresh_from_db()
     assert stuck.status == "stuck"
     assert not AuditLog.objects.filter(action="saga.resume", outcome="ok").exists()
+
+
+def test_an_admin_action_on_more_sagas_than_the_bulk_limit_is_refused_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("apps.sagas.admin.BULK_LIMIT", 1)
+    stuck = [
+        saga_row_create(order_id=f"o-bulk-{index}", status="stuck", attempts=STUCK, current_step="authorize_payment")
+        for index in range(2)
+    ]
+    client = _admin_client(role="operator")
+    selected = [str(saga.id) for saga in stuck]
+
+    resumed = client.post(CHANGELIST, {"action": "resume_sagas", "_selected_action": selected}, follow=True)
+    compensated = client.post(
+        CHANGELIST,
+        {"action": "compensate_sagas", "_selected_action": selected, "apply": "1", "reason": "too many"},
+        follow=True,
+    )
+
+    for response in (resumed, compensated):
+        assert "2 sagas selected, at most 1 per action; nothing was done" in response.content.decode()
+    assert not AuditLog.objects.filter(action__startswith="saga.").exists()
+    assert set(SagaInstance.objects.filter(pk__in=[s.pk for s in stuck]).values_list("status", flat=True)) == {"stuck"}
