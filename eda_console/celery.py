@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, bootsteps
 from celery.signals import task_prerun
+from django.core.exceptions import ImproperlyConfigured
+
+if TYPE_CHECKING:
+    from eda_console.consumer_process import ConsumerProcess
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eda_console.settings")
 
@@ -50,11 +53,12 @@ class ConsumerHostStep(bootsteps.StartStopStep):
     the loops never slow this process's dispatch of tasks to the pool.
     """
 
+    # After the pool, as when the loops were threads here: the pool's processes are up first.
     requires = {"celery.worker.components:Pool"}
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
-        self.process: subprocess.Popen[bytes] | None = None
+        self.host: ConsumerProcess | None = None
 
     def start(self, parent: Any) -> None:
         from django.conf import settings
@@ -62,9 +66,16 @@ class ConsumerHostStep(bootsteps.StartStopStep):
         if not settings.CONSUMER_HOST_ENABLED:
             logger.info("consumer host disabled (CONSUMER_HOST_ENABLED is off)")
             return
-        from eda_console.consumer_process import consumer_process_start
+        from apps.messaging.registry import consumer_specs_selected
+        from eda_console.consumer_process import ConsumerProcess
 
-        self.process = consumer_process_start(stop_timeout=_WARM_STOP_SECONDS)
+        try:
+            consumer_specs_selected(settings.CONSUMER_GROUPS)
+        except ValueError as exc:
+            # A mistyped name stops the worker here, not a child process it would go on without.
+            raise ImproperlyConfigured(f"CONSUMER_GROUPS: {exc}") from None
+        self.host = ConsumerProcess(stop_timeout=_WARM_STOP_SECONDS)
+        self.host.start()
 
     def stop(self, parent: Any) -> None:
         self._host_stop(timeout=_WARM_STOP_SECONDS + 5.0)
@@ -74,12 +85,10 @@ class ConsumerHostStep(bootsteps.StartStopStep):
         self._host_stop(timeout=5.0)
 
     def _host_stop(self, *, timeout: float) -> None:
-        if self.process is None:
+        if self.host is None:
             return
-        from eda_console.consumer_process import consumer_process_stop
-
-        consumer_process_stop(self.process, timeout=timeout)
-        self.process = None
+        self.host.stop(timeout=timeout)
+        self.host = None
 
 
 app.steps["worker"].add(ConsumerHostStep)
