@@ -50,10 +50,13 @@ _CHAIN_LIMIT = 50
 def saga_step_run(*, step_id: int) -> None:
     """Run attempt ``step_id``, then each next step its answer leads to, back to back in this task.
 
-    When an answer moves the saga on to a step that needs no wait, that attempt is claimed
-    here (:func:`attempt_claim`) and run after the commit, without a round trip through the
-    queue; steps sent in parallel (a reservation per line) and retries after a backoff go
-    through the queue as their own tasks.
+    When an answer moves the saga on to steps that need no wait, the first of them is
+    claimed here (:func:`attempt_claim`) and run after the commit, without a round trip
+    through the queue; the others sent with it (a reservation per line) and retries after a
+    backoff go through the queue as their own tasks. A claim is not a queued message: if
+    the worker dies before running it, Celery redelivers nothing for it, and the attempt
+    waits out its deadline (``SAGA_STEP_TIMEOUT_SECONDS``) before the beat task retries it.
+    Called inside an outer transaction (tests), the claimed step runs before that commits.
     """
     next_id: int | None = step_id
     for _ in range(_CHAIN_LIMIT):
@@ -88,9 +91,9 @@ def _attempt_run(*, step_id: int) -> int | None:
         return claimed[0] if claimed else None
     except Exception as exc:
         logger.info("saga step %s (%s %s) failed: %r", step_id, step.name, step.target, exc)
-        with transaction.atomic():
+        with attempt_claim() as claimed, transaction.atomic():
             attempt_fail(step_id=step_id, status=AttemptStatus.ERRORED, outcome=f"errored: {exc}", error=repr(exc))
-        return None
+        return claimed[0] if claimed else None
     if result is None:
         return None
     if result.last_position is not None:

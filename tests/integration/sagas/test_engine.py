@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from apps.eventstore.store import stream_read
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.sagas.answers import answer_of
-from apps.sagas.engine import attempt_fail, saga_answer_apply, saga_start
-from apps.sagas.models import AttemptStatus, SagaInstance, SagaStep
+from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, saga_answer_apply, saga_start
+from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
+from apps.sagas.steps import saga_step_run
+from apps.sagas.timeouts import saga_overdue_attempts_handle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,3 +66,62 @@ def test_an_answer_after_the_deadline_settles_the_newest_attempt_once() -> None:
         ("authorize_payment", 1, AttemptStatus.PENDING),
     ]
     assert SagaStep.objects.get(saga=saga, attempt=2, name="reserve_stock").wait_before_ms == 1000
+
+
+def _sends_recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int]]]:
+    """Record the step tasks the engine enqueues instead of sending them."""
+    sent: list[tuple[str, list[int]]] = []
+    monkeypatch.setattr(
+        "apps.sagas.engine.current_app.send_task", lambda name, args, **options: sent.append((name, list(args)))
+    )
+    return sent
+
+
+def test_a_step_task_runs_the_sagas_next_steps_itself_and_queues_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = _sends_recorded(monkeypatch)
+    placed("o-chain")
+    with transaction.atomic():
+        saga = saga_start(event=stream_read(stream_id="order-o-chain")[0])
+    assert saga is not None
+    reserve = SagaStep.objects.get(saga=saga, name="reserve_stock")
+    assert sent == [(STEP_TASK, [reserve.pk])]
+
+    # One task: the reservation, then the payment and the confirmation it leads to.
+    saga_step_run(step_id=reserve.pk)
+
+    saga.refresh_from_db()
+    steps = list(SagaStep.objects.filter(saga=saga).order_by("pk").values_list("name", "status"))
+    assert saga.status == SagaStatus.COMPLETED
+    assert steps == [
+        ("reserve_stock", AttemptStatus.SUCCEEDED),
+        ("authorize_payment", AttemptStatus.SUCCEEDED),
+        ("confirm_order", AttemptStatus.SUCCEEDED),
+    ]
+    assert sent == [(STEP_TASK, [reserve.pk])]
+
+
+def test_a_claimed_attempt_its_task_never_ran_is_timed_out_and_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = _sends_recorded(monkeypatch)
+    placed("o-lost-claim")
+    with transaction.atomic():
+        saga = saga_start(event=stream_read(stream_id="order-o-lost-claim")[0])
+    assert saga is not None
+    reserve = SagaStep.objects.get(saga=saga, name="reserve_stock")
+    handlers.reserve_stock(cmds.ReserveStock(sku="sku-e", order_id="o-lost-claim", quantity=1), CTX)
+    answer = answer_of(stream_read(stream_id="stock-sku-e")[-1])
+    assert answer is not None
+    # The task settles the reservation and claims the payment step, then dies before running it.
+    with attempt_claim() as claimed, transaction.atomic():
+        saga_answer_apply(answer)
+    (lost,) = claimed
+    # Claimed, so not queued: only the reservation was ever sent.
+    assert SagaStep.objects.get(pk=lost).name == "authorize_payment"
+    assert sent == [(STEP_TASK, [reserve.pk])]
+    SagaStep.objects.filter(pk=lost).update(deadline_at=timezone.now() - dt.timedelta(seconds=1))
+
+    handled = saga_overdue_attempts_handle()
+
+    attempts = list(SagaStep.objects.filter(saga=saga, name="authorize_payment").order_by("attempt"))
+    assert handled == 1
+    assert [(a.attempt, a.status) for a in attempts] == [(1, AttemptStatus.TIMED_OUT), (2, AttemptStatus.PENDING)]
+    assert sent[-1] == (STEP_TASK, [attempts[1].pk])
