@@ -5,7 +5,7 @@ migrated template, a Tansu broker on a free port, a Redis database, and the work
 the relay started from the launcher's process table (``eda_console.launch.processes``)
 with the same environment. Each process leads its own process group, so
 :meth:`PipelineStack.kill` takes a whole worker (main process, pool children, consumer
-threads) at once, as an OOM killer or a lost machine would. Every line the processes
+process) at once, as an OOM killer or a lost machine would. Every line the processes
 print goes to one log file, prefixed with the process name, for failure messages.
 
 The test process talks to the same database through Django's ``default`` alias:

@@ -31,9 +31,9 @@ def consumer_groups() -> list[str]:
     return [spec.group_id for spec in consumer_specs() if spec.group_id != SAGA_GROUP]
 
 
-def hosted_lags(round_: LagRound) -> dict[str, int | None]:
-    """A lag round's total lag of each group the workers host (the saga's, hosted by none, is left out)."""
-    return {group: round_.total_lag.get(group) for group in consumer_groups()}
+def saga_group_hosted_by_none() -> bool:
+    """Whether CONSUMER_GROUPS reached the workers' consumer processes: no thread of the saga's group beats."""
+    return not any(beat["group_id"] == SAGA_GROUP for beat in consumer_heartbeat_list())
 
 
 def consumers_joined_wait(stack: PipelineStack, *, timeout: float = 90.0) -> None:
@@ -55,7 +55,7 @@ def projection_lags() -> dict[str, int]:
 
 
 def consumer_lag_zero_round() -> LagRound | None:
-    """One round of the lag sampler; the round when every registered group has lag 0, else None."""
+    """One round of the lag sampler; the round when every group the workers host has lag 0, else None."""
     result = consumer_lag_sample()
     if result is None or result.error:
         return None
