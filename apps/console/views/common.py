@@ -12,9 +12,13 @@ from apps.api.fields import BIGINT_MAX, line_check
 
 
 def is_htmx(request: HttpRequest) -> bool:
-    """Whether htmx made the request (django-htmx's middleware sets ``request.htmx``): answer with the partial."""
+    """Whether htmx made the request (django-htmx's middleware sets ``request.htmx``): answer with the partial.
+
+    Not for a history restore: htmx asks for the whole page then (Back after a filter pushed
+    its URL, with the history cache off), and a bare partial would replace the page.
+    """
     details = getattr(request, "htmx", None)
-    return isinstance(details, HtmxDetails) and bool(details)
+    return isinstance(details, HtmxDetails) and bool(details) and not details.history_restore_request
 
 
 def page_context(request: HttpRequest, *, section: str, **extra: Any) -> dict[str, Any]:

@@ -145,6 +145,9 @@ def test_an_active_job_polls_itself_so_a_missed_push_cannot_leave_it_running(
     assert queued.startswith(f'<div class="replay-job" id="replay-job-{job.id}" data-status="queued"')
     assert f'hx-get="{url}" hx-trigger="every 3s"' in queued and "<html" not in queued
     assert 'data-status="stopped"' in ended and "hx-trigger" not in ended and "7 of 10 failed again" in ended
+    # Back to the page after it was left: htmx restores history with a whole page, not the partial.
+    restored = _client(operator).get(url, HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
+    assert "<html" in restored.content.decode()
 
 
 def test_a_viewer_or_a_forged_request_gets_403_and_nothing_changes(
