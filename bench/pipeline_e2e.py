@@ -21,6 +21,7 @@ The whole measurement runs twice, on a fresh broker each time: with ``KAFKA_VALU
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -54,11 +55,21 @@ class _Stack:
         self.processes = processes
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time (user + system, children included) each process has used so far."""
+        """CPU time (user + system, children included, live or reaped) each process has used so far.
+
+        A worker's consumer process and pool processes are alive while this is read, so
+        their own times are added to the reaped children's that the parent's times carry.
+        """
         used = {}
         for name, process in self.processes.items():
-            times = psutil.Process(process.pid).cpu_times()
-            used[name] = times.user + times.system + times.children_user + times.children_system
+            parent = psutil.Process(process.pid)
+            times = parent.cpu_times()
+            total = times.user + times.system + times.children_user + times.children_system
+            for child in parent.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child_times = child.cpu_times()
+                    total += child_times.user + child_times.system
+            used[name] = total
         return used
 
 
