@@ -197,7 +197,9 @@ def simulation_run(
                 on_progress(run.counts)
         while sender.cancels_waiting and not stop.is_set():
             _counted(run.counts, sender.cancels_send)
-            stop.wait(0.05)
+            stop.wait(0.5)
+        # Stopped with cancellations still waiting for their saga: counted, not lost.
+        run.counts.cancels_unsent += len(sender.cancels_waiting)
     finally:
         faults.simulation_rules_off(run.rules, actor=actor)
     if on_progress:
