@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from types import FrameType
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ _PARENT_CHECK_SECONDS = 1.0
 
 # Waits before starting a consumer process again after it died on its own (then the last one).
 _RESTART_BACKOFF_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+_HEALTHY_RUN_SECONDS = 60.0
 
 
 class ConsumerProcess:
@@ -93,9 +95,12 @@ class ConsumerProcess:
                 process = self.process
             if process is None:
                 return
+            started = time.monotonic()
             code = process.wait()
             if self._stopping.is_set():
                 return
+            if time.monotonic() - started > _HEALTHY_RUN_SECONDS:
+                self.restarts = 0  # a process that ran a while earns a quick restart again
             wait = _RESTART_BACKOFF_SECONDS[min(self.restarts, len(_RESTART_BACKOFF_SECONDS) - 1)]
             logger.error(
                 "consumer host process %d exited with code %s; starting it again in %.0fs", process.pid, code, wait
