@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -15,12 +16,13 @@ from tests.support.stack import PipelineStack, wait_for
 
 def _consumer_processes(worker_pid: int) -> list[psutil.Process]:
     """The worker's live consumer processes (a zombie is not alive)."""
-    children = psutil.Process(worker_pid).children()
-    return [
-        child
-        for child in children
-        if "eda_console.consumer_process" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE
-    ]
+    found = []
+    for child in psutil.Process(worker_pid).children():
+        # A killed child is a zombie until its worker reaps it; a zombie has no command line.
+        with contextlib.suppress(psutil.ZombieProcess, psutil.NoSuchProcess):
+            if child.status() != psutil.STATUS_ZOMBIE and "eda_console.consumer_process" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
 
 
 def _gone(pid: int) -> bool:
