@@ -1,10 +1,10 @@
 """The consumer host's own process, a child of the Celery worker: ``python -m eda_console.consumer_process``.
 
 Why a process and not threads in the worker: the worker's main process dispatches tasks
-to its pool, and seven consumer loops with their Kafka network threads beside it, under
-one interpreter lock, starved that dispatch: step tasks waited seconds in the queue while
-the pool sat idle (measured with py-spy on ``bench/sagas.py``). In a process of its own
-the host has an interpreter lock to itself and the worker dispatches at once.
+to its pool, and seven consumer loops with their Kafka network threads beside it shared
+its one interpreter lock (py-spy on ``bench/sagas.py``: the loops held most of it). In a
+process of its own the host has an interpreter lock to itself, and the worker's dispatch
+does not wait behind it.
 
 The child is tied to the worker's life: SIGTERM (or SIGINT) is a warm stop (each loop
 finishes and commits its batch in hand); the worker's death kills it (Linux's parent-death
