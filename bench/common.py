@@ -6,13 +6,16 @@ dropped and created afresh at the start of a run, so no run sees another's rows.
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -140,6 +143,47 @@ def run_for(
             advance(now - elapsed)
         elapsed = now
     return done, elapsed
+
+
+@contextmanager
+def kafka_bench_started(
+    *, name: str, database: str, redis_url: str, broker_log: str = "tansu.log"
+) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """A bench on the real pipeline: the machine note, a fresh Tansu broker, ``database`` migrated, Django set up.
+
+    Yields the bench's var directory (``EDA_VAR_DIR``/``name``) and the broker process; the
+    broker is stopped on exit. The environment it sets (database, broker, Redis, quiet logs,
+    no simulator) is inherited by the relay and worker processes a bench starts.
+    """
+    from eda_console.embedded import free_port, process_stop, tansu_start
+
+    machine_note()
+    var_dir = Path(os.environ.get("EDA_VAR_DIR", "/tmp/eda_bench")) / name
+    var_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    broker = tansu_start(port=port, log_path=var_dir / broker_log)
+    try:
+        with phase("preparing the bench database", 1) as advance:
+            database_recreate(database)
+            os.environ["DATABASE_URL"] = database_url(database)
+            os.environ["EDA_VAR_DIR"] = str(var_dir)
+            os.environ["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{port}"
+            os.environ["REDIS_URL"] = redis_url
+            os.environ["DJANGO_SETTINGS_MODULE"] = "eda_console.settings"
+            os.environ["SIMULATOR_ENABLED"] = "false"
+            # The relay and worker children inherit it: their INFO lines would drown the bars.
+            os.environ.setdefault("LOG_LEVEL", "WARNING")
+            import django
+            from django.core.management import call_command
+
+            django.setup()
+            # kafka-python warns about its own slow event-loop turns, which a loaded machine makes common.
+            logging.getLogger("kafka").setLevel(logging.ERROR)
+            call_command("migrate", verbosity=0)
+            advance(1)
+        yield var_dir, broker
+    finally:
+        process_stop(broker)
 
 
 def machine_note() -> None:

@@ -33,15 +33,14 @@ code 1.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Figure, database_recreate, database_url, figure_print, machine_note, phase, stderr
-from eda_console.embedded import free_port, process_stop, tansu_start
+from bench.common import Figure, figure_print, kafka_bench_started, stderr
+from eda_console.embedded import process_stop
 from eda_console.env import env_float, env_int
 
 DATABASE = os.environ.get("BENCH_PIPELINE_DATABASE", "eda_bench_pipeline")
@@ -56,39 +55,12 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ONLY = {name.strip() for name in os.environ.get("BENCH_PIPELINE_ONLY", "").split(",") if name.strip()}
 
 
-def _setup(var_dir: Path, bootstrap: str) -> None:
-    """Point Django at the bench database, the first broker and the bench's Redis, and set it up."""
-    os.environ["DATABASE_URL"] = database_url(DATABASE)
-    os.environ["EDA_VAR_DIR"] = str(var_dir)
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    os.environ["REDIS_URL"] = REDIS_URL
-    os.environ["DJANGO_SETTINGS_MODULE"] = "eda_console.settings"
-    # The relay, worker and rebuild children inherit it: their INFO lines would drown the bars.
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    # kafka-python warns about its own slow event-loop turns, which a loaded machine makes common.
-    logging.getLogger("kafka").setLevel(logging.ERROR)
-
-
 def main() -> int:
-    machine_note()
-    var_dir = Path(os.environ.get("EDA_VAR_DIR", "/tmp/eda_bench")) / "pipeline"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    broker = tansu_start(port=port, log_path=var_dir / "tansu-1.log")
-    try:
-        with phase("preparing the bench database", 1) as advance:
-            database_recreate(DATABASE)
-            _setup(var_dir, f"127.0.0.1:{port}")
-            from django.core.management import call_command
-
-            call_command("migrate", verbosity=0)
-            advance(1)
+    with kafka_bench_started(name="pipeline", database=DATABASE, redis_url=REDIS_URL, broker_log="tansu-1.log") as (
+        var_dir,
+        broker,
+    ):
         return _figures(var_dir, broker)
-    finally:
-        process_stop(broker)
 
 
 def _figures(var_dir: Path, broker: object) -> int:

@@ -22,7 +22,6 @@ Database ``eda_bench_sagas`` is dropped, created and migrated every run; Redis i
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -33,9 +32,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import Figure, database_recreate, database_url, figure_print, machine_note, phase, stderr
+from bench.common import Figure, figure_print, kafka_bench_started, phase, stderr
 from bench.pipeline_watch import percentile
-from eda_console.embedded import free_port, process_stop, tansu_start
+from eda_console.embedded import process_stop
 from eda_console.env import env_float
 
 DATABASE = "eda_bench_sagas"
@@ -45,20 +44,6 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 SETTLE_TIMEOUT = 300.0
 SKUS = 20
-
-
-def _setup(var_dir: Path, bootstrap: str) -> None:
-    os.environ["DATABASE_URL"] = database_url(DATABASE)
-    os.environ["EDA_VAR_DIR"] = str(var_dir)
-    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    os.environ["REDIS_URL"] = REDIS_URL
-    os.environ["DJANGO_SETTINGS_MODULE"] = "eda_console.settings"
-    os.environ["SIMULATOR_ENABLED"] = "false"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    logging.getLogger("kafka").setLevel(logging.ERROR)
 
 
 @contextmanager
@@ -179,21 +164,10 @@ def _figures(var_dir: Path) -> list[Figure]:
 
 
 def main() -> int:
-    machine_note()
-    var_dir = Path(os.environ.get("EDA_VAR_DIR", "/tmp/eda_bench")) / "sagas"
-    var_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    broker = tansu_start(port=port, log_path=var_dir / "tansu.log")
     try:
-        with phase("preparing the bench database", 1) as advance:
-            database_recreate(DATABASE)
-            _setup(var_dir, f"127.0.0.1:{port}")
-            from django.core.management import call_command
-
-            call_command("migrate", verbosity=0)
-            advance(1)
-        for figure in _figures(var_dir):
-            figure_print(figure)
+        with kafka_bench_started(name="sagas", database=DATABASE, redis_url=REDIS_URL) as (var_dir, _broker):
+            for figure in _figures(var_dir):
+                figure_print(figure)
         return 0
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -201,8 +175,6 @@ def main() -> int:
         print(f"bench: saga duration p95: not measured ({type(exc).__name__}: {reason})", flush=True)
         stderr.print(traceback.format_exc(), highlight=False)
         return 1
-    finally:
-        process_stop(broker)
 
 
 if __name__ == "__main__":
