@@ -19,11 +19,13 @@ _SELECT = (
     "SELECT position, stream_id, stream_type, version, event_type, schema_version,"
     f" CAST(data AS TEXT), CAST(metadata AS TEXT), {{recorded_at}} FROM {EVENTS_TABLE}"
 )
-# On PostgreSQL the time comes as microseconds since the epoch: Django's time zone aware
-# timestamptz loader is pure Python and cost more than the rest of a row.
-_SELECT_POSTGRES = _SELECT.format(recorded_at="CAST(EXTRACT(EPOCH FROM recorded_at) * 1000000 AS bigint)")
+# On PostgreSQL the time comes as seconds since the epoch in a float8: Django's time zone
+# aware timestamptz loader is pure Python and cost more than the rest of a row. date_part
+# divides the stored microseconds by 1e6 in double precision, and fromtimestamp rounds
+# back to the nearest microsecond: exact, as a float8 resolves a quarter of a microsecond
+# until 2038 and half of one until 2106. (EXTRACT answers a numeric, slower on both ends.)
+_SELECT_POSTGRES = _SELECT.format(recorded_at="date_part('epoch', recorded_at)")
 _SELECT = _SELECT.format(recorded_at="recorded_at")
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def events_select(using: str) -> str:
@@ -50,15 +52,17 @@ def recorded_at_decode(value: str | dt.datetime) -> dt.datetime:
 def rows_to_events(rows: Sequence[tuple[Any, ...]], vendor: str) -> list[RecordedEvent]:
     """Decode rows of :func:`events_select`, upcasting data that is not at its type's current version."""
     loads = orjson.loads
+    from_timestamp = dt.datetime.fromtimestamp
+    utc = dt.UTC
     current = schema_current_versions()
-    epoch_micros = vendor == "postgresql"
+    epoch_seconds = vendor == "postgresql"
     events = []
     for position, stream_id, stream_type, version, event_type, schema_version, data, metadata, recorded_at in rows:
         data = loads(data)
         if current.get(event_type) != schema_version:
             schema_version, data = event_upcast(event_type=event_type, schema_version=schema_version, data=data)
-        if epoch_micros:
-            recorded_at = _EPOCH + dt.timedelta(microseconds=recorded_at)
+        if epoch_seconds:
+            recorded_at = from_timestamp(recorded_at, utc)
         else:
             recorded_at = recorded_at_decode(recorded_at)
         events.append(
