@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from django.db import connections
 
 from apps.eventstore.store.inflight import rows_without_unsettled, settled_below
-from apps.eventstore.store.rows import EVENTS_TABLE, events_fetch, events_select, recorded_at_decode, rows_to_events
+from apps.eventstore.store.rows import (
+    EVENTS_TABLE,
+    events_fetch,
+    events_select,
+    recorded_at_decode,
+    rows_to_events,
+    store_cursor,
+)
 from apps.eventstore.types import RecordedEvent
 
 
@@ -52,7 +59,7 @@ def global_log_read(*, after: int = 0, limit: int = 1000, using: str = "default"
     # proves that the snapshot holds every position below it (another thread may raise
     # the bound between our SELECT and the check).
     settled_before = settled_below(using)
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         cursor.execute(f"{events_select(using)} WHERE position > %s ORDER BY position LIMIT %s", [after, limit])
         rows = cursor.fetchall()
         if connection.vendor == "postgresql" and rows:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
+import psycopg
 from django.db import connections
 
 from apps.eventstore.schemas import event_upcast, schema_current_versions
@@ -33,10 +35,32 @@ def events_select(using: str) -> str:
     return _SELECT_POSTGRES if connections[using].vendor == "postgresql" else _SELECT
 
 
+@contextmanager
+def store_cursor(using: str) -> Iterator[Any]:
+    """A cursor for the store's hot reads: on PostgreSQL, psycopg's own, binding parameters on the server.
+
+    Django's cursor (psycopg's ``ClientCursor``) writes every parameter into the query text,
+    so the server parses and plans each call afresh, and its wrapper adds Python per call.
+    This one lets psycopg prepare a statement it has run ``prepare_threshold`` times (5
+    unless the database's ``OPTIONS`` say otherwise; ``None`` turns it off, as a pooler in
+    transaction mode may need). Errors are Django's, as from Django's cursor, and it runs in
+    the connection's current transaction. Django's query log does not see these statements.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.validate_thread_sharing()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
 def events_fetch(query: str, params: Sequence[Any], *, using: str) -> list[RecordedEvent]:
     """Run a query that starts with :func:`events_select` and decode its rows."""
     connection = connections[using]
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         cursor.execute(query, params)
         return rows_to_events(cursor.fetchall(), connection.vendor)
 
@@ -61,10 +85,7 @@ def rows_to_events(rows: Sequence[tuple[Any, ...]], vendor: str) -> list[Recorde
         data = loads(data)
         if current.get(event_type) != schema_version:
             schema_version, data = event_upcast(event_type=event_type, schema_version=schema_version, data=data)
-        if epoch_seconds:
-            recorded_at = from_timestamp(recorded_at, utc)
-        else:
-            recorded_at = recorded_at_decode(recorded_at)
+        recorded_at = from_timestamp(recorded_at, utc) if epoch_seconds else recorded_at_decode(recorded_at)
         events.append(
             RecordedEvent(
                 position,

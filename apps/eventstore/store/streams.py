@@ -10,7 +10,7 @@ from django.db import connections
 
 from apps.eventstore.models import EventStream
 from apps.eventstore.schemas import event_upcast
-from apps.eventstore.store.rows import EVENTS_TABLE, STREAMS_TABLE, events_fetch, events_select
+from apps.eventstore.store.rows import EVENTS_TABLE, STREAMS_TABLE, events_fetch, events_select, store_cursor
 from apps.eventstore.types import RecordedEvent, StreamInfo
 
 # Above every character a stream id can hold, so [prefix, prefix + this) is a prefix range.
@@ -40,7 +40,7 @@ def stream_event_data(
     if up_to_version is not None:
         query += " AND version <= %s"
         params.append(up_to_version)
-    with connections[using].cursor() as cursor:
+    with store_cursor(using) as cursor:
         cursor.execute(query + " ORDER BY version", params)
         rows = cursor.fetchall()
     loads = orjson.loads
