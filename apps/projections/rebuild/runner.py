@@ -25,12 +25,14 @@ import logging
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections, transaction
 from django.utils import timezone
 
 from apps.eventstore.store import global_log_read, head_position
+from apps.eventstore.types import RecordedEvent
 from apps.messaging.dead_letters import dead_letter_chains_release, dead_letter_resolve_rebuilt
 from apps.messaging.push import read_model_changed_on_commit
 from apps.projections.live import consumer_group_for, projection_checkpoint_get, projection_lock
@@ -144,8 +146,7 @@ class _Run:
         # reads one index entry where counting would read the whole table.
         self.job.events_total = head_position()
         self._report(force=True)
-        while self._step() == self.batch_size:
-            self._report()
+        self._bulk()
         shadow_indexes_create(models=self.projector.models)
         # New appends went on during the bulk load and the index builds: take them in
         # outside the lock, so the swap transaction has only a few left to read.
@@ -172,11 +173,44 @@ class _Run:
             shadow_digest=shadow, live_digest=live, digest_position=self.position, digest_live_position=live_position
         )
 
+    def _bulk(self) -> None:
+        """Read the log up to its end and apply it, reading the next batch while this one is applied.
+
+        The read-ahead runs in one worker thread on a connection of its own: PostgreSQL
+        produces batch N + 1, and psycopg waits for it without holding the GIL, while this
+        thread applies batch N. Inside a caller's transaction (a test's) the other connection
+        would not see that transaction's rows, so there the batches are read in turn.
+        """
+        connection = connections["default"]
+        if connection.vendor != "postgresql" or connection.in_atomic_block:
+            while self._step() == self.batch_size:
+                self._report()
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"rebuild-{self.name}") as reader:
+            try:
+                pending = reader.submit(global_log_read, after=self.position, limit=self.batch_size)
+                while True:
+                    batch = pending.result()
+                    if len(batch) == self.batch_size:
+                        pending = reader.submit(global_log_read, after=batch[-1].position, limit=self.batch_size)
+                    self._apply(batch)
+                    if len(batch) < self.batch_size:
+                        return
+                    self._report()
+            finally:
+                # After any read still running: the worker thread's connection is closed in it.
+                reader.submit(connections.close_all)
+
     def _step(self) -> int:
         """Read one batch after the current position and apply it to the shadow; returns its size."""
         batch = global_log_read(after=self.position, limit=self.batch_size)
+        self._apply(batch)
+        return len(batch)
+
+    def _apply(self, batch: Sequence[RecordedEvent]) -> None:
+        """Apply a batch read right after the current position to the shadow and move past it."""
         if not batch:
-            return 0
+            return
         with transaction.atomic():
             outcome = projection_events_apply(
                 projector=self.projector, events=batch, target=self.target, from_ordered_log=True
@@ -184,7 +218,6 @@ class _Run:
         self.position = batch[-1].position
         self.read += len(batch)
         self.job.applied_count += outcome.applied
-        return len(batch)
 
     def _report(self, *, force: bool = False) -> None:
         """Record progress after every batch (where a cancel is noticed); push it at most twice a second."""
