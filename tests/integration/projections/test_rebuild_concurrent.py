@@ -100,3 +100,45 @@ def test_rebuild_while_live_applying_continues_loses_nothing_and_applies_nothing
     assert again.status == "done", again.error
     assert projection_digest(name=name) == live_digest
     assert ProjectionRebuild.objects.filter(status="done").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_reads_the_next_batch_on_its_own_connection_while_it_applies_and_closes_it() -> None:
+    from apps.projections.rebuild import runner
+
+    traffic_append(orders=40)
+    name = "order_summary"
+    deliver = global_log_read(after=0, limit=10_000)
+    projection_batch_handle(name=name, events=deliver)
+    live_digest = projection_digest(name=name)
+    reader_threads: set[int] = set()
+    read = runner.global_log_read
+
+    def recorded_read(**kwargs: object) -> list[RecordedEvent]:
+        reader_threads.add(threading.get_ident())
+        return read(**kwargs)  # type: ignore[arg-type]
+
+    def backends() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+            return int(cursor.fetchone()[0])
+
+    before = backends()
+    runner.global_log_read = recorded_read  # type: ignore[assignment]
+    try:
+        job = projection_rebuild_run(
+            job_id=projection_rebuild_request(name=name, actor="tests", enqueue=False).id, batch_size=25
+        )
+    finally:
+        runner.global_log_read = read
+
+    assert job.status == "done", job.error
+    assert job.events_done == len(deliver) > 25 * 3
+    assert projection_digest(name=name) == live_digest
+    # The bulk phase read in a thread of its own; catch-up and swap read here, on this connection.
+    assert len(reader_threads - {threading.get_ident()}) == 1
+    assert threading.get_ident() in reader_threads
+    deadline = time.monotonic() + 5
+    while backends() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backends() == before, "the read-ahead thread's connection was left open"
