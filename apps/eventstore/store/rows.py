@@ -44,10 +44,11 @@ def store_cursor(using: str) -> Iterator[Any]:
     This one lets psycopg prepare a statement it has run ``prepare_threshold`` times (5
     unless the database's ``OPTIONS`` say otherwise; ``None`` turns it off, as a pooler in
     transaction mode may need). Errors are Django's, as from Django's cursor, and it runs in
-    the connection's current transaction. Django's query log does not see these statements.
+    the connection's current transaction. While Django logs queries (``DEBUG``, or a test
+    counting them) it is Django's cursor, so that every statement shows in the log.
     """
     connection = connections[using]
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or connection.queries_logged:
         with connection.cursor() as cursor:
             yield cursor
         return

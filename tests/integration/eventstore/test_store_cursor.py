@@ -1,0 +1,34 @@
+"""The store's hot reads go through psycopg's own cursor, binding parameters on the server."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.db import ProgrammingError, connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.eventstore.store.rows import store_cursor
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_store_cursor_binds_on_the_server_in_the_connections_transaction() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE store_cursor_probe (n int)")
+        cursor.execute("INSERT INTO store_cursor_probe VALUES (7)")
+    with store_cursor("default") as cursor:
+        assert type(cursor) is psycopg.Cursor  # not Django's ClientCursor, which inlines parameters
+        cursor.execute("SELECT n FROM store_cursor_probe WHERE n = %s", [7])
+        assert cursor.fetchall() == [(7,)]  # it sees the uncommitted row: same connection, same transaction
+
+
+def test_while_queries_are_logged_it_is_djangos_cursor_so_the_log_sees_the_statement() -> None:
+    with CaptureQueriesContext(connection) as queries, store_cursor("default") as cursor:
+        cursor.execute("SELECT %s", [41])
+        assert cursor.fetchone() == (41,)
+    assert [query["sql"] for query in queries.captured_queries] == ["SELECT 41"]
+
+
+def test_its_errors_are_djangos() -> None:
+    with pytest.raises(ProgrammingError), store_cursor("default") as cursor:
+        cursor.execute("SELECT * FROM store_cursor_no_such_table")
