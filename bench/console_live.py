@@ -46,11 +46,16 @@ CHROMIUM_ARGS = [
 OBSERVE = """() => {
   const rows = document.getElementById('live-rows');
   window.__shown = {}; window.__long = [];
+  // Rows arrive in blocks (one per animation frame): a row is shown when its block is added.
+  const stamp = (node, now) => {
+    const stream = node.dataset && node.dataset.stream;
+    if (stream && !(stream in window.__shown)) window.__shown[stream] = now;
+  };
   new MutationObserver((mutations) => {
     const now = Date.now();
     for (const mutation of mutations) for (const node of mutation.addedNodes) {
-      const stream = node.dataset && node.dataset.stream;
-      if (stream && !(stream in window.__shown)) window.__shown[stream] = now;
+      stamp(node, now);
+      if (node.children) for (const row of node.children) stamp(row, now);
     }
   }).observe(rows, {childList: true});
   new PerformanceObserver((list) => {
@@ -168,6 +173,7 @@ class _Run:
     latencies: list[tuple[float, float]]
     long_tasks: list[tuple[float, float]]
     missing: int
+    skipped: int
     started: float
     ended: float
 
@@ -203,7 +209,9 @@ def _measure(page: Any, run: Callable[[dict[str, float]], None], settle: float =
     shown: dict[str, float] = page.evaluate("window.__shown")
     long_tasks = [(float(at), float(duration)) for at, duration in page.evaluate("window.__long") or []]
     latencies = [(at, shown[stream] - at) for stream, at in stamp.items() if stream in shown]
-    return _Run(latencies, long_tasks, len(stamp) - len(latencies), started, time.time() * 1000)
+    # Rows the page said it skipped because they came faster than it could draw them.
+    skipped = int(page.evaluate("(document.getElementById('live-skipped-note') || {dataset: {}}).dataset.rows || 0"))
+    return _Run(latencies, long_tasks, len(stamp) - len(latencies), skipped, started, time.time() * 1000)
 
 
 def _figure_shown(page: Any) -> Figure:
@@ -236,7 +244,8 @@ def _figure_longest_task(page: Any) -> Figure:
     stderr.print(
         f"bench: long tasks at 1,000 events/s: {len(at_1000.long_tasks)},"
         f" {sum(duration for _, duration in at_1000.long_tasks):.0f} ms in all;"
-        f" at 200 events/s: {len(at_200.long_tasks)}",
+        f" at 200 events/s: {len(at_200.long_tasks)}; rows the page skipped (said on screen): {at_1000.skipped:,}"
+        f" of {SECONDS * 1000:,.0f} at 1,000 events/s, {at_200.skipped:,} at 200 events/s",
         highlight=False,
     )
     return Figure(
