@@ -247,6 +247,7 @@ def _figure_longest_task(page: Any) -> Figure:
         f" at 200 events/s: {len(at_200.long_tasks)}; rows the page skipped (said on screen): {at_1000.skipped:,}"
         f" of {SECONDS * 1000:,.0f} at 1,000 events/s, {at_200.skipped:,} at 200 events/s",
         highlight=False,
+        soft_wrap=True,
     )
     return Figure(
         "live stream longest main-thread task at 1,000 events/s",
