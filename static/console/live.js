@@ -42,6 +42,7 @@
     var socket = null;       // the extension's socket wrapper, once open
     var shown = body.querySelectorAll(".lrow").length;  // rows in the table, lazy ones included
     var rowHeight = 0;       // px, of the first row rendered
+    var tableTop = 0;        // px, from the page's top to the rows' top
     var lazyRows = new Map();  // lazy block -> its rows' HTML, newest first
     var lazyObserver = new IntersectionObserver(function (entries) {
       for (var i = 0; i < entries.length; i++) if (entries[i].isIntersecting) lazyRender(entries[i].target);
@@ -117,17 +118,19 @@
     }
 
     // How many rows on top of the table can be on screen: from the table's top (or the
-    // window's, scrolled past it) to the window's bottom. Read in an animation frame, before
-    // this frame's writes, so it costs no extra layout.
+    // window's, scrolled past it) to the window's bottom. The row height and the table's
+    // place in the page are measured once (again on a resize), so a flush forces no layout.
     function visibleRows() {
       if (!rowHeight) {
         var row = body.querySelector(".lrow");
         if (!row || !row.offsetHeight) return Infinity;  // nothing to measure yet: render all
         rowHeight = row.offsetHeight;
+        tableTop = body.getBoundingClientRect().top + window.scrollY;
       }
-      var top = Math.max(body.getBoundingClientRect().top, 0);
+      var top = Math.max(tableTop - window.scrollY, 0);
       return Math.max(Math.ceil((window.innerHeight - top) / rowHeight), 0) + SPARE_ROWS;
     }
+    window.addEventListener("resize", function () { rowHeight = 0; });
 
     function flush(now) {
       frameRequested = false;
