@@ -19,8 +19,11 @@ from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 
+from eda_console.env import env_int
+
 SPREAD_LIMIT = 1.2
-ATTEMPTS = 3
+# BENCH_ATTEMPTS=1 measures every figure once (a quick run while working on one); the spread is still shown.
+ATTEMPTS = env_int("BENCH_ATTEMPTS", 3)
 
 stderr = Console(stderr=True)
 
@@ -123,7 +126,7 @@ def _worst_spread(figures: Sequence[Figure]) -> float:
 
 
 def figures_steady(measure: Callable[[], list[Figure]], *, repeat: bool = True, why_not: str = "") -> list[Figure]:
-    """Figures from ``measure``, measured again (at most twice) while their reference moved by more than 20 %.
+    """Figures from ``measure``, measured again (at most twice more) while their reference moved by more than 20 %.
 
     Keeps the attempt whose worst reference spread is the smallest and notes it on each of
     its lines; the other attempts' lines go to stderr. With ``repeat=False`` (a figure that
@@ -142,7 +145,8 @@ def figures_steady(measure: Callable[[], list[Figure]], *, repeat: bool = True, 
     spreads = [_worst_spread(figures) for figures in attempts]
     kept = min(range(len(attempts)), key=spreads.__getitem__)
     if len(attempts) == 1:
-        note = "" if spreads[0] <= SPREAD_LIMIT else f"reference moved > 20%, not measured again ({why_not})"
+        reason = why_not if not repeat else f"BENCH_ATTEMPTS={ATTEMPTS}"
+        note = "" if spreads[0] <= SPREAD_LIMIT else f"reference moved > 20%, not measured again ({reason})"
     else:
         moved = f", all > {SPREAD_LIMIT:.2f}" if spreads[kept] > SPREAD_LIMIT else ""
         listed = ", ".join(f"{spread:.2f}" for spread in spreads)

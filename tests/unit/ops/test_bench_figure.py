@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bench import figure as figure_module
 from bench.figure import Figure, Rounds, figures_steady, window_medians
 
 PREFIX = "bench: relay: 800 events/s | reference bare producer: 1000 | ratio 0.80 | goal >= 0.8x"
@@ -80,3 +83,19 @@ def test_a_figure_that_cannot_be_measured_twice_says_its_reference_moved() -> No
 
     assert len(calls) == 1
     assert figures[0].note == "reference moved > 20%, not measured again (its group has applied the topic)"
+
+
+def test_with_one_attempt_allowed_a_moving_reference_is_noted_not_measured_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(figure_module, "ATTEMPTS", 1)
+    calls: list[int] = []
+
+    def measure() -> list[Figure]:
+        calls.append(1)
+        return [_figure(1000, 2000)]
+
+    figures = figures_steady(measure)
+
+    assert len(calls) == 1
+    assert figures[0].note == "reference moved > 20%, not measured again (BENCH_ATTEMPTS=1)"
