@@ -1,4 +1,4 @@
-"""What every benchmark shares: the figure line, throw-away databases, timing loops, progress.
+"""What every benchmark shares: throw-away databases, timing loops, progress (the figure line: ``bench/figure.py``).
 
 Each benchmark works in databases of its own whose names contain ``bench``; they are
 dropped and created afresh at the start of a run, so no run sees another's rows.
@@ -14,55 +14,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from bench.figure import stderr
 from eda_console.env import env_str
 
 BENCH_DATABASE_URL = env_str("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/eda_bench")
-
-stderr = Console(stderr=True)
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One measured figure beside its reference, printed as one comparable line."""
-
-    name: str
-    value: float
-    unit: str
-    reference_name: str
-    reference_value: float
-    goal: str
-    # A context line (a ceiling of the machine, no goal of ours) starts "bench-context:"
-    # so that readers collecting "bench:" lines skip it.
-    context: bool = False
-
-    @property
-    def ratio(self) -> float:
-        return self.value / self.reference_value if self.reference_value else float("inf")
-
-    def line(self) -> str:
-        return (
-            f"{'bench-context' if self.context else 'bench'}: {self.name}: {self.value:.0f} {self.unit}"
-            f" | reference {self.reference_name}:"
-            f" {self.reference_value:.0f} | ratio {self.ratio:.2f} | goal {self.goal}"
-        )
 
 
 def batch_metadata() -> dict[str, str]:
     """What a bulk import call puts on its events: one correlation id per call, like a command."""
     return {"correlation_id": str(uuid.uuid4()), "actor": "bench", "command": "BulkImport"}
-
-
-def figure_print(figure: Figure) -> None:
-    print(figure.line(), flush=True)
 
 
 def database_url(name: str) -> str:

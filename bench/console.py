@@ -27,14 +27,13 @@ import uuid
 from collections.abc import Callable
 
 from bench.common import (
-    Figure,
     database_recreate,
     database_url,
-    figure_print,
     machine_note,
     phase,
     stderr,
 )
+from bench.figure import Figure, figure_print
 from eda_console.env import env_int
 
 DATABASE = "eda_bench_console"

@@ -20,7 +20,8 @@ import time
 import uuid
 from typing import Any
 
-from bench.common import Figure, database_recreate, database_url, figure_print, machine_note, phase, stderr
+from bench.common import database_recreate, database_url, machine_note, phase, stderr
+from bench.figure import Figure, figure_print
 from eda_console.env import env_int
 
 DATABASE = "eda_bench_console_dl"

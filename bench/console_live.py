@@ -1,6 +1,7 @@
 """The live stream's browser figures: the whole stack running, measured in Chromium.
 
-Started here on the bench database (already seeded by ``bench.console``): a Tansu broker,
+Started here on the bench database (seeded by ``bench.console``; ``python -m bench.console_live``
+runs these figures alone, in ``eda_bench_console_live``): a Tansu broker,
 daphne, the Celery worker (consumer host) and the relay, whose checkpoint is set to the
 head so it publishes only what the bench appends. Chromium (Debian's) logs in and opens
 the live stream; a MutationObserver stamps when each stream's first row is shown and a
@@ -23,10 +24,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Figure, fail, figure_print, phase, stderr
+from bench.common import fail, phase, stderr
+from bench.figure import Figure, figure_print, figures_steady, window_medians
 from eda_console.embedded import free_port, port_wait, process_stop, tansu_start
 from eda_console.env import env_float
 
@@ -43,16 +46,25 @@ CHROMIUM_ARGS = [
 OBSERVE = """() => {
   const rows = document.getElementById('live-rows');
   window.__shown = {}; window.__long = [];
+  // Rows arrive in blocks (one per animation frame): a row is shown when its block is added.
+  const stamp = (node, now) => {
+    const stream = node.dataset && node.dataset.stream;
+    if (stream && !(stream in window.__shown)) window.__shown[stream] = now;
+  };
   new MutationObserver((mutations) => {
     const now = Date.now();
     for (const mutation of mutations) for (const node of mutation.addedNodes) {
-      const stream = node.dataset && node.dataset.stream;
-      if (stream && !(stream in window.__shown)) window.__shown[stream] = now;
+      stamp(node, now);
+      if (node.children) for (const row of node.children) stamp(row, now);
     }
   }).observe(rows, {childList: true});
-  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__long.push(e.duration); })
-    .observe({type: 'longtask'});
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__long.push([performance.timeOrigin + e.startTime, e.duration]);
+  }).observe({type: 'longtask'});
 }"""
+# The Long Tasks API reports only tasks over 50 ms: a third of a run with none had none longer.
+LONG_TASK_MS = 50.0
+WINDOWS = 3
 
 
 @contextmanager
@@ -154,12 +166,40 @@ def _p95(values: list[float]) -> float:
     return values[min(len(values) - 1, int(len(values) * 0.95))] if values else float("nan")
 
 
-def _measure(page: Any, run: Callable[[dict[str, float]], None], settle: float = 3.0) -> tuple[list[float], float, int]:
-    """(latencies ms, longest task ms, rows never shown) of one paced run."""
+@dataclass
+class _Run:
+    """One paced run in the browser: latencies (when stamped, ms), long tasks (when started, ms), rows never shown."""
+
+    latencies: list[tuple[float, float]]
+    long_tasks: list[tuple[float, float]]
+    missing: int
+    skipped: int
+    started: float
+    ended: float
+
+    def latency_p95(self) -> float:
+        return _p95([latency for _, latency in self.latencies])
+
+    def longest(self) -> float:
+        return max((duration for _, duration in self.long_tasks), default=0.0)
+
+    def longest_by_window(self) -> tuple[float, ...]:
+        """The longest task in each third of the run (LONG_TASK_MS for a third that had none)."""
+        span = (self.ended - self.started) / WINDOWS
+        longest = [LONG_TASK_MS] * WINDOWS
+        for at, duration in self.long_tasks:
+            window = min(max(int((at - self.started) / span), 0), WINDOWS - 1)
+            longest[window] = max(longest[window], duration)
+        return tuple(longest)
+
+
+def _measure(page: Any, run: Callable[[dict[str, float]], None], settle: float = 3.0) -> _Run:
+    """One paced run: what the browser showed and its long tasks, from the run's start to ``settle`` s after."""
     page.goto("/live/")
     page.wait_for_selector('#live-conn[data-state="open"]')
     page.evaluate(OBSERVE)
     stamp: dict[str, float] = {}
+    started = time.time() * 1000
     # Playwright's sync API runs an event loop in this thread, where Django refuses to query.
     worker = threading.Thread(target=_in_thread, args=(run, stamp))
     worker.start()
@@ -167,9 +207,57 @@ def _measure(page: Any, run: Callable[[dict[str, float]], None], settle: float =
         page.wait_for_timeout(100)
     time.sleep(settle)
     shown: dict[str, float] = page.evaluate("window.__shown")
-    longest = max(page.evaluate("window.__long") or [0.0])
-    latencies = [shown[stream] - at for stream, at in stamp.items() if stream in shown]
-    return latencies, float(longest), len(stamp) - len(latencies)
+    long_tasks = [(float(at), float(duration)) for at, duration in page.evaluate("window.__long") or []]
+    latencies = [(at, shown[stream] - at) for stream, at in stamp.items() if stream in shown]
+    # Rows the page said it skipped because they came faster than it could draw them.
+    skipped = int(page.evaluate("(document.getElementById('live-skipped-note') || {dataset: {}}).dataset.rows || 0"))
+    return _Run(latencies, long_tasks, len(stamp) - len(latencies), skipped, started, time.time() * 1000)
+
+
+def _figure_shown(page: Any) -> Figure:
+    """Append -> shown p95 at 200 events/s, beside a push straight into the channel layer -> shown."""
+    with phase(f"200 events/s for {SECONDS:.0f} s, pushed then appended", 2) as advance:
+        pushed = _measure(page, lambda stamp: _push_paced(200, SECONDS, stamp))
+        advance(1)
+        appended = _measure(page, lambda stamp: _append_paced(200, SECONDS, 1, stamp))
+        advance(1)
+    if appended.missing:
+        stderr.print(f"bench: {appended.missing} of the appended events never showed in the browser")
+    return Figure(
+        "live stream append -> shown p95 at 200 events/s",
+        appended.latency_p95(),
+        "ms",
+        "channel-layer push -> shown",
+        pushed.latency_p95(),
+        "<= 300 ms",
+        reference_rounds=window_medians(pushed.latencies, WINDOWS),
+    )
+
+
+def _figure_longest_task(page: Any) -> Figure:
+    """The longest main-thread task at 1,000 events/s (appends of 10), beside the same page at 200 events/s."""
+    with phase(f"200 then 1,000 events/s for {SECONDS:.0f} s each", 2) as advance:
+        at_200 = _measure(page, lambda stamp: _append_paced(200, SECONDS, 1, stamp))
+        advance(1)
+        at_1000 = _measure(page, lambda stamp: _append_paced(100, SECONDS, 10, stamp))
+        advance(1)
+    stderr.print(
+        f"bench: long tasks at 1,000 events/s: {len(at_1000.long_tasks)},"
+        f" {sum(duration for _, duration in at_1000.long_tasks):.0f} ms in all;"
+        f" at 200 events/s: {len(at_200.long_tasks)}; rows the page skipped (said on screen): {at_1000.skipped:,}"
+        f" of {SECONDS * 1000:,.0f} at 1,000 events/s, {at_200.skipped:,} at 200 events/s",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return Figure(
+        "live stream longest main-thread task at 1,000 events/s",
+        at_1000.longest(),
+        "ms",
+        "at 200 events/s",
+        at_200.longest(),
+        "< 200 ms",
+        reference_rounds=at_200.longest_by_window(),
+    )
 
 
 def live_figures() -> None:
@@ -187,38 +275,35 @@ def live_figures() -> None:
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
         with phase("waiting for the pipeline (consumer groups join)", 1) as advance:
             deadline = time.monotonic() + 90
-            while not _measure(page, lambda stamp: _append_paced(5, 1, 1, stamp))[0]:
+            while not _measure(page, lambda stamp: _append_paced(5, 1, 1, stamp)).latencies:
                 if time.monotonic() > deadline:
                     fail(f"no appended event reached the browser in 90 s; logs in {var_dir}")
             advance(1)
-        with phase(f"200 events/s for {SECONDS:.0f} s, twice", 2) as advance:
-            pushed, _, _ = _measure(page, lambda stamp: _push_paced(200, SECONDS, stamp))
-            advance(1)
-            appended, longest_200, missing = _measure(page, lambda stamp: _append_paced(200, SECONDS, 1, stamp))
-            advance(1)
-        if missing:
-            stderr.print(f"bench: {missing} of the appended events never showed in the browser")
-        figure_print(
-            Figure(
-                "live stream append -> shown p95 at 200 events/s",
-                _p95(appended),
-                "ms",
-                "channel-layer push -> shown",
-                _p95(pushed),
-                "<= 300 ms",
-            )
-        )
-        with phase(f"1,000 events/s for {SECONDS:.0f} s", 1) as advance:
-            _, longest_1000, _ = _measure(page, lambda stamp: _append_paced(100, SECONDS, 10, stamp))
-            advance(1)
-        figure_print(
-            Figure(
-                "live stream longest main-thread task at 1,000 events/s",
-                longest_1000,
-                "ms",
-                "at 200 events/s",
-                longest_200,
-                "< 200 ms",
-            )
-        )
+        for figure in figures_steady(lambda: [_figure_shown(page)]):
+            figure_print(figure)
+        for figure in figures_steady(lambda: [_figure_longest_task(page)]):
+            figure_print(figure)
         browser.close()
+
+
+DATABASE = "eda_bench_console_live"
+
+
+def main() -> None:
+    """The live stream's figures alone, in a database of their own (the page needs no seeded history)."""
+    from bench.common import database_recreate, machine_note
+    from bench.console import _setup
+
+    machine_note()
+    with phase("preparing the bench database", 1) as advance:
+        database_recreate(DATABASE)
+        _setup(DATABASE)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        advance(1)
+    live_figures()
+
+
+if __name__ == "__main__":
+    main()

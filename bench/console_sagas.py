@@ -13,7 +13,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from bench.common import Figure, figure_print, machine_note, phase, stderr
+from bench.common import machine_note, phase, stderr
+from bench.figure import Figure, figure_print
 
 ATTEMPTS = 50
 

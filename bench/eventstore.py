@@ -25,18 +25,17 @@ from typing import Any
 import psycopg
 
 from bench.common import (
-    Figure,
     connect_kwargs,
     database_name,
     database_recreate,
     django_setup,
-    figure_print,
     machine_note,
     phase,
     run_for,
     stderr,
 )
 from bench.copy_reference import COPY_TABLE_DDL, copy_step
+from bench.figure import Figure, Rounds, figure_print, figures_steady
 from bench.log_read import figure_global_log_read
 from bench.reference import EsOrders, es_application, es_order_workload
 from bench.writers import ORDER_COMMANDS, WriterPool
@@ -49,16 +48,14 @@ WRITERS = 4
 WARMUP = 20
 
 
-def interleaved(description: str, steps: list[Callable[[], int]]) -> list[float]:
-    """Operations per second of each step, timed in ROUNDS alternating rounds."""
-    totals = [[0, 0.0] for _ in steps]
+def interleaved(description: str, steps: list[Callable[[], int]]) -> list[Rounds]:
+    """Operations per second of each step, overall and per round, timed in ROUNDS alternating rounds."""
+    sides = [Rounds() for _ in steps]
     with phase(description, SECONDS * len(steps)) as advance:
         for _ in range(ROUNDS):
-            for total, step in zip(totals, steps, strict=True):
-                done, elapsed = run_for(SECONDS / ROUNDS, step, advance)
-                total[0] += done
-                total[1] += elapsed
-    return [done / elapsed for done, elapsed in totals]
+            for side, step in zip(sides, steps, strict=True):
+                side.add(*run_for(SECONDS / ROUNDS, step, advance))
+    return sides
 
 
 def warm_up(*steps: Callable[[], int]) -> None:
@@ -81,8 +78,18 @@ def figure_one_writer(app: EsOrders, our_ids: list[str], es_ids: list[uuid.UUID]
         return ORDER_COMMANDS
 
     warm_up(ours_step, es_step)
-    ours_rate, es_rate = interleaved("commands, 1 writer", [ours_step, es_step])
-    return [Figure("commands 1 writer", ours_rate, "commands/s", "eventsourcing 9.5.6 1 writer", es_rate, ">= 1.5x")]
+    our_rounds, es = interleaved("commands, 1 writer", [ours_step, es_step])
+    return [
+        Figure(
+            "commands 1 writer",
+            our_rounds.rate,
+            "commands/s",
+            "eventsourcing 9.5.6 1 writer",
+            es.rate,
+            ">= 1.5x",
+            reference_rounds=es.rounds,
+        )
+    ]
 
 
 def figure_four_writers(databases: dict[str, str]) -> list[Figure]:
@@ -91,30 +98,45 @@ def figure_four_writers(databases: dict[str, str]) -> list[Figure]:
         pool = WriterPool(kinds, databases)
         advance(1)
     groups = [("ours", WRITERS), ("eventsourcing", WRITERS), ("ours", 1), ("insert", WRITERS), ("insert", 1)]
-    totals = [[0, 0.0] for _ in groups]
+    sides = [Rounds() for _ in groups]
     try:
         with phase(f"commands, {WRITERS} writers", ROUNDS * len(groups)) as advance:
             for _ in range(ROUNDS):
-                for total, (kind, writers) in zip(totals, groups, strict=True):
-                    done, elapsed = pool.round(kind, writers, SECONDS / ROUNDS)
-                    total[0] += done
-                    total[1] += elapsed
+                for side, (kind, writers) in zip(sides, groups, strict=True):
+                    side.add(*pool.round(kind, writers, SECONDS / ROUNDS))
                     advance(1)
     finally:
         pool.close()
-    ours_rate, es_rate, one_rate, insert_rate, insert_one_rate = (done / elapsed for done, elapsed in totals)
+    ours, es, one, insert, insert_one = sides
     name = f"commands {WRITERS} writers"
     return [
-        Figure(name, ours_rate, "commands/s", f"eventsourcing 9.5.6 {WRITERS} writers", es_rate, ">= 2x"),
-        Figure(name, ours_rate, "commands/s", "ours 1 writer (same rounds)", one_rate, ">= 2x"),
+        Figure(
+            name,
+            ours.rate,
+            "commands/s",
+            f"eventsourcing 9.5.6 {WRITERS} writers",
+            es.rate,
+            ">= 2x",
+            reference_rounds=es.rounds,
+        ),
+        Figure(
+            name,
+            ours.rate,
+            "commands/s",
+            "ours 1 writer (same rounds)",
+            one.rate,
+            ">= 2x",
+            reference_rounds=one.rounds,
+        ),
         Figure(
             f"one-row insert per transaction {WRITERS} connections",
-            insert_rate,
+            insert.rate,
             "inserts/s",
             "1 connection",
-            insert_one_rate,
+            insert_one.rate,
             "none (this machine's ceiling for the writer figures)",
             context=True,
+            reference_rounds=insert_one.rounds,
         ),
     ]
 
@@ -126,15 +148,16 @@ def figure_batch_append(copy_connection: psycopg.Connection[Any]) -> list[Figure
     ours_step = ours.batch_append(events)
     reference_step = copy_step(copy_connection, events)
     warm_up(ours_step, reference_step)
-    ours_rate, copy_rate = interleaved("batch append, 1000 events per call", [ours_step, reference_step])
+    our_rounds, copy = interleaved("batch append, 1000 events per call", [ours_step, reference_step])
     return [
         Figure(
             "batch append 1000 per call",
-            ours_rate,
+            our_rounds.rate,
             "events/s",
             "raw COPY 1000 rows per call",
-            copy_rate,
+            copy.rate,
             ">= 40000 events/s",
+            reference_rounds=copy.rounds,
         )
     ]
 
@@ -156,9 +179,17 @@ def figure_aggregate_load(app: EsOrders, our_ids: list[str], es_ids: list[uuid.U
         return 1
 
     warm_up(ours_step, es_step)
-    ours_rate, es_rate = interleaved("aggregate load, 5 events", [ours_step, es_step])
+    our_rounds, es = interleaved("aggregate load, 5 events", [ours_step, es_step])
     return [
-        Figure("aggregate load 5 events", ours_rate, "loads/s", "eventsourcing 9.5.6 repository.get", es_rate, ">= 2x")
+        Figure(
+            "aggregate load 5 events",
+            our_rounds.rate,
+            "loads/s",
+            "eventsourcing 9.5.6 repository.get",
+            es.rate,
+            ">= 2x",
+            reference_rounds=es.rounds,
+        )
     ]
 
 
@@ -193,7 +224,7 @@ def main() -> int:
     failed = False
     for name, measure in figures:
         try:
-            for figure in measure():
+            for figure in figures_steady(measure):
                 figure_print(figure)
         except Exception as exc:
             failed = True

@@ -20,7 +20,9 @@ dropped, created and migrated every run; ``eda_bench_pipeline_rebuild`` keeps it
 it holds fewer; the output says which.
 A Tansu broker is started on a free port for figures 1-2 and a fresh one for figure 3.
 Redis is ``BENCH_REDIS_URL`` (default db 12), for heartbeats and the worker's queue.
-The machine is shared: the load average is printed at the start and after each figure.
+The machine is shared: the load average is printed at the start and on each figure's line,
+and a figure whose reference moved by more than 20 % within its run is measured again
+(``bench/figure.py``; the apply rate cannot be, and says so).
 
 Knobs: ``BENCH_PIPELINE_EVENTS`` (figures 1-2, default 60000), ``BENCH_PIPELINE_ROUNDS``
 (default 6), ``BENCH_E2E_SECONDS`` (default 60), ``BENCH_E2E_RATE`` (default 200),
@@ -39,7 +41,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Figure, figure_print, kafka_bench_started, stderr
+from bench.common import kafka_bench_started, stderr
+from bench.figure import Figure, figure_print, figures_steady
 from eda_console.embedded import process_stop
 from eda_console.env import env_float, env_int
 
@@ -71,15 +74,21 @@ def _figures(var_dir: Path, broker: object) -> int:
 
     in_topic = 0
 
-    def relay() -> list[Figure]:
+    def relay_once() -> list[Figure]:
         nonlocal in_topic
-        figure, in_topic = figure_relay(EVENTS, ROUNDS)
+        figure, published = figure_relay(EVENTS, ROUNDS)
+        in_topic += published
         return [figure]
+
+    def relay() -> list[Figure]:
+        return figures_steady(relay_once)
 
     def apply() -> list[Figure]:
         if not in_topic:
             raise RuntimeError("needs the relay figure's events in the topic")
-        return [figure_apply(in_topic)]
+        return figures_steady(
+            lambda: [figure_apply(in_topic)], repeat=False, why_not="its consumer group has applied the topic"
+        )
 
     def formats() -> list[Figure]:
         return figures_formats(FORMATS_EVENTS)
@@ -89,7 +98,9 @@ def _figures(var_dir: Path, broker: object) -> int:
         return figures_end_to_end(var_dir=var_dir, seconds=E2E_SECONDS, rate=E2E_RATE)
 
     def rebuild() -> list[Figure]:
-        return figures_rebuild(var_dir=var_dir, database=REBUILD_DATABASE, events=REBUILD_EVENTS)
+        return figures_steady(
+            lambda: figures_rebuild(var_dir=var_dir, database=REBUILD_DATABASE, events=REBUILD_EVENTS)
+        )
 
     figures: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("relay throughput", relay),
@@ -105,7 +116,6 @@ def _figures(var_dir: Path, broker: object) -> int:
         try:
             for figure in measure():
                 figure_print(figure)
-            stderr.print(f"bench: {name} done, load average now {os.getloadavg()[0]:.2f} (1 min)", highlight=False)
         except Exception as exc:
             failed = True
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

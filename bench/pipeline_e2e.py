@@ -36,7 +36,8 @@ from typing import Any
 
 import psutil
 
-from bench.common import Figure, phase, stderr
+from bench.common import phase, stderr
+from bench.figure import Figure, figures_steady, window_medians
 from bench.pipeline_watch import Tracker, percentile, poller_run, watcher_run
 from eda_console.embedded import free_port, process_stop, tansu_start
 
@@ -197,19 +198,25 @@ class _Run:
 
 def figures_end_to_end(*, var_dir: Path, seconds: float, rate: float) -> list[Figure]:
     """The JSON figures, then Avro's p50 and p99 beside JSON's from the same run."""
-    json_run = _run(var_dir=var_dir, seconds=seconds, rate=rate, value_format="json")
-    figures = _figures(json_run.tracker, json_run.cpu, json_run.sent_seconds, rate, seconds)
+
+    def json_figures() -> list[Figure]:
+        run = _run(var_dir=var_dir, seconds=seconds, rate=rate, value_format="json")
+        return _figures(run.tracker, run.cpu, run.sent_seconds, rate, seconds)
+
+    # Only the JSON run is measured again when its reference moved: Avro's has no goal.
+    figures = figures_steady(json_figures)
+    json_p50, json_p99 = (figure.value for figure in figures)
     avro_run = _run(var_dir=var_dir, seconds=seconds, rate=rate, value_format="avro")
     _cpu_note(avro_run, "avro")
     name = f"end to end avro values at {rate:.0f} events/s for {seconds:.0f} s"
-    for label, fraction in (("p50", 0.50), ("p99", 0.99)):
+    for label, fraction, json_value in (("p50", 0.50, json_p50), ("p99", 0.99, json_p99)):
         figures.append(
             Figure(
                 f"{name} {label}",
                 percentile(avro_run.tracker.visible_ms, fraction),
                 "ms",
                 f"the same with json values {label}",
-                percentile(json_run.tracker.visible_ms, fraction),
+                json_value,
                 "none (Avro's cost or gain beside JSON)",
             )
         )
@@ -274,6 +281,8 @@ def _figures(tracker: Tracker, cpu: dict[str, float], sent_seconds: float, rate:
         highlight=False,
     )
     note = f"; {missing} never seen" if missing else ""
+    # The reference's median in each tenth of the run: did the relay's share move while it ran?
+    windows = window_medians(tracker.published_samples, 10)
     name = f"end to end append -> OrderSummary visible at {rate:.0f} events/s for {seconds:.0f} s"
     reference = "relay publish (append -> fetchable from Kafka)"
     return [
@@ -283,7 +292,8 @@ def _figures(tracker: Tracker, cpu: dict[str, float], sent_seconds: float, rate:
             "ms",
             f"{reference} p50",
             percentile(tracker.published_ms, 0.50),
-            f"<= 100 ms ({achieved:.0f} events/s achieved{note})",
+            f"p50 <= 100 ms ({achieved:.0f} events/s achieved{note})",
+            reference_rounds=windows,
         ),
         Figure(
             f"{name} p99",
@@ -291,6 +301,7 @@ def _figures(tracker: Tracker, cpu: dict[str, float], sent_seconds: float, rate:
             "ms",
             f"{reference} p99",
             percentile(tracker.published_ms, 0.99),
-            f"<= 500 ms{note}",
+            f"p99 <= 300 ms{note}",
+            reference_rounds=windows,
         ),
     ]

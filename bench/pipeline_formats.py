@@ -20,7 +20,8 @@ from django.test import override_settings
 from apps.eventstore.store import head_position
 from apps.messaging.relay.checkpoint import relay_checkpoint_get, relay_checkpoint_save
 from apps.messaging.relay.loop import Relay
-from bench.common import Figure, phase
+from bench.common import phase
+from bench.figure import Figure
 from bench.pipeline_kafka import PROJECTION, projection_apply_rate
 from bench.pipeline_orders import orders_append
 

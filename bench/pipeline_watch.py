@@ -24,6 +24,8 @@ class Tracker:
         self.append_ms: list[float] = []
         self.visible_ms: list[float] = []
         self.published_ms: list[float] = []
+        # (when it was fetched, its latency in ms): how the relay's share moved during the run.
+        self.published_samples: list[tuple[float, float]] = []
         self.committed: dict[int, float] = {}
         self.appended = 0
 
@@ -49,6 +51,7 @@ class Tracker:
                 committed = self.committed.pop(position, None)
                 if committed is not None:
                     self.published_ms.append((at - committed) * 1000)
+                    self.published_samples.append((at, (at - committed) * 1000))
 
     def pending_ids(self) -> list[str]:
         with self.lock:

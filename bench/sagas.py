@@ -32,7 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import Figure, figure_print, kafka_bench_started, phase, stderr
+from bench.common import kafka_bench_started, phase, stderr
+from bench.figure import Figure, figure_print
 from bench.pipeline_watch import percentile
 from eda_console.embedded import process_stop
 from eda_console.env import env_float

@@ -120,6 +120,40 @@ def test_live_stream_pauses_and_filters(stack: Stack, operator_page: Watched) ->
     )
 
 
+BURST = 300
+# What the push socket hands the page (htmx's websocket extension fires this event per frame).
+BURST_PUSH = """(count) => {
+  const rows = [];
+  for (let i = 0; i < count; i++) {
+    rows.push(`<div class="lrow" role="row" data-type="OrderPlaced" data-stream="order-burst-${i}"`
+      + ` data-correlation="c"><span role="cell" class="num">${i}</span></div>`);
+  }
+  const message = JSON.stringify({type: "events", count: rows.length, rows: rows});
+  document.body.dispatchEvent(new CustomEvent("htmx:wsBeforeMessage", {cancelable: true, detail: {message}}));
+}"""
+
+
+def test_a_burst_renders_the_rows_on_screen_at_once_and_every_other_row_when_scrolled_to(
+    stack: Stack, operator_page: Watched
+) -> None:
+    page = operator_page.page
+    _live_connected(page)
+    page.evaluate(BURST_PUSH, BURST)
+    burst = page.locator('#live-rows .lrow[data-stream^="order-burst-"]')
+    expect(page.locator(f'#live-rows .lrow[data-stream="order-burst-{BURST - 1}"]')).to_be_visible()
+    assert burst.count() < BURST / 2, "the rows below the window were rendered with the burst"
+    lazy = page.locator("#live-rows .lblock.lazy")
+    for _ in range(BURST):
+        if not lazy.count():
+            break
+        lazy.first.scroll_into_view_if_needed()
+        page.wait_for_timeout(100)
+    expect(burst).to_have_count(BURST)
+    newest_first = burst.evaluate_all("rows => rows.map(row => Number(row.dataset.stream.split('-').pop()))")
+    assert newest_first == list(range(BURST - 1, -1, -1))
+    expect(page.locator("#live-skipped-note")).to_be_hidden()
+
+
 def test_stream_page_shows_the_events_and_the_state_at_version_1(stack: Stack, viewer_page: Watched) -> None:
     page = viewer_page.page
     placed = _order_place(stack)
