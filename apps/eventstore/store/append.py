@@ -13,24 +13,21 @@ from functools import partial
 from typing import Any
 
 import orjson
+import psycopg
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from apps.eventstore import sql
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.eventstore.schemas import schema_current_version, schema_validate
 from apps.eventstore.types import ANY, NO_STREAM, AppendResult, ExpectedVersion, NewEvent
 
-# One JSON document for all events of an append: Django binds parameters on the client,
-# and quoting five arrays element by element in Python cost more than the insert itself.
+# Bound on the server and prepared once per connection, so PostgreSQL parses and plans it
+# once; Django's cursors bind on the client and cannot prepare. The events travel as one
+# JSON document that orjson writes in one call (see eventstore_append in sql.py).
 _APPEND_POSTGRES = (
-    "WITH e AS (SELECT value, ordinality FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY)"
-    " SELECT first_position, new_version FROM eventstore_append(%s, %s, %s,"
-    " ARRAY(SELECT value->>0 FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT CAST(value->>1 AS integer) FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT value->2 FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT value->3 FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT value->>4 FROM e ORDER BY ordinality))"
+    "SELECT first_position, new_version FROM eventstore_append(%b::text, %b::text, %b::bigint, %b::jsonb)"
 )
 _EXPECTED_CODES = {NO_STREAM: -1, ANY: -2}
 logger = logging.getLogger(__name__)
@@ -81,37 +78,45 @@ def append_to_stream(
 def _appended_notify(using: str) -> None:
     # The append has committed; a lost wake-up only delays the relay until its next poll.
     try:
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql.APPENDED_NOTIFY)
+        _prepared_execute(connections[using], sql.APPENDED_NOTIFY, ())
     except DatabaseError:
         logger.warning("eventstore: NOTIFY %s failed; listeners fall back to polling", sql.APPENDED_CHANNEL)
 
 
-def _prepare(event: NewEvent) -> tuple[str, int, str, str, str]:
+# event type, schema version, data, metadata (with its correlation id), correlation id
+_Prepared = tuple[str, int, dict[str, Any], dict[str, Any], str]
+
+
+def _prepare(event: NewEvent) -> _Prepared:
     schema_version = event.schema_version or schema_current_version(event_type=event.event_type)
     schema_validate(event_type=event.event_type, schema_version=schema_version, data=event.data)
-    metadata = dict(event.metadata)
+    metadata = event.metadata if type(event.metadata) is dict else dict(event.metadata)
     if "correlation_id" not in metadata:
-        metadata["correlation_id"] = str(uuid.uuid4())
-    correlation_id = str(metadata["correlation_id"])
-    return (
-        event.event_type,
-        schema_version,
-        orjson.dumps(event.data).decode(),
-        orjson.dumps(metadata).decode(),
-        correlation_id,
-    )
+        metadata = {**metadata, "correlation_id": str(uuid.uuid4())}
+    return event.event_type, schema_version, event.data, metadata, str(metadata["correlation_id"])
+
+
+def _prepared_execute(connection: Any, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+    """Run ``query`` bound and prepared on the server, with the checks and error wrapping of Django's cursors.
+
+    Such statements are not in ``connection.queries`` and skip ``execute_wrappers``.
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(query, params, prepare=True)
+        row: tuple[Any, ...] | None = cursor.fetchone()
+        return row
 
 
 def _append_postgres(
-    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[tuple[str, int, str, str, str]]
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
 ) -> tuple[int, int]:
-    fragment = orjson.Fragment
-    events = orjson.dumps([(t, v, fragment(d), fragment(m), c) for t, v, d, m, c in prepared]).decode()
+    events = orjson.dumps(prepared).decode()
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(_APPEND_POSTGRES, [events, stream_id, stream_type, expected])
-            first, version = cursor.fetchone()
+        row = _prepared_execute(connection, _APPEND_POSTGRES, (stream_id, stream_type, Int8(expected), events))
     except DatabaseError as exc:
         cause = exc.__cause__
         if getattr(cause, "sqlstate", None) == sql.CONFLICT_SQLSTATE:
@@ -119,13 +124,17 @@ def _append_postgres(
             actual = int(detail) if detail and detail.isdigit() else None
             raise WrongExpectedVersion(stream_id=stream_id, expected=_expected_label(expected), actual=actual) from None
         raise
+    if row is None:
+        raise DatabaseError("eventstore_append returned no row")
+    first, version = row
     return int(first), int(version)
 
 
 def _append_sqlite(
-    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[tuple[str, int, str, str, str]]
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
 ) -> tuple[int, int]:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    dumps = orjson.dumps
     with connection.cursor() as cursor:
         cursor.execute("SELECT version FROM eventstore_event_stream WHERE stream_id = %s", [stream_id])
         row = cursor.fetchone()
@@ -153,7 +162,7 @@ def _append_sqlite(
             " schema_version, data, metadata, correlation_id, recorded_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (first + i, stream_id, stream_type, base + i + 1, t, v, d, m, c, now)
+                (first + i, stream_id, stream_type, base + i + 1, t, v, dumps(d).decode(), dumps(m).decode(), c, now)
                 for i, (t, v, d, m, c) in enumerate(prepared)
             ],
         )
