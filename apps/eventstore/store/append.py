@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 import psycopg
@@ -21,14 +21,16 @@ from psycopg.types.numeric import Int8
 from apps.eventstore import sql
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.eventstore.schemas import schema_current_version, schema_validate
+from apps.eventstore.store.prepared import Outcome, PreparedStatement, prepared_pipeline
 from apps.eventstore.types import ANY, NO_STREAM, AppendResult, ExpectedVersion, NewEvent
 
-# Bound on the server and prepared once per connection, so PostgreSQL parses and plans it
-# once; Django's cursors bind on the client and cannot prepare. The events travel as one
-# JSON document that orjson writes in one call (see eventstore_append in sql.py).
-_APPEND_POSTGRES = (
-    "SELECT first_position, new_version FROM eventstore_append(%b::text, %b::text, %b::bigint, %b::jsonb)"
+# Prepared once per connection outside transactions (see prepared.py). The events travel
+# as one JSON document that orjson writes in one call (see eventstore_append in sql.py).
+_APPEND_STATEMENT = PreparedStatement(
+    name=b"eventstore_append_v2",
+    text=b"SELECT first_position, new_version FROM eventstore_append($1::text, $2::text, $3::bigint, $4::jsonb)",
 )
+_NOTIFY_STATEMENT = PreparedStatement(name=b"eventstore_appended_notify", text=sql.APPENDED_NOTIFY.encode())
 _EXPECTED_CODES = {NO_STREAM: -1, ANY: -2}
 logger = logging.getLogger(__name__)
 
@@ -60,12 +62,9 @@ def append_to_stream(
     connection = connections[using]
     expected_code = expected_version if isinstance(expected_version, int) else _EXPECTED_CODES[expected_version]
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        # One statement, atomic on its own in autocommit mode: BEGIN and COMMIT would
-        # only add two round trips.
-        first, version = _append_postgres(connection, stream_id, stream_type, expected_code, prepared)
-        _appended_notify(using)
+        first, version = _append_postgres_autocommit(connection, stream_id, stream_type, expected_code, prepared)
     elif connection.vendor == "postgresql":
-        first, version = _append_postgres(connection, stream_id, stream_type, expected_code, prepared)
+        first, version = _append_postgres_in_transaction(connection, stream_id, stream_type, expected_code, prepared)
         transaction.on_commit(partial(_appended_notify, using), using=using)
     else:
         with transaction.atomic(using=using, savepoint=False):
@@ -76,11 +75,19 @@ def append_to_stream(
 
 
 def _appended_notify(using: str) -> None:
-    # The append has committed; a lost wake-up only delays the relay until its next poll.
     try:
-        _prepared_execute(connections[using], sql.APPENDED_NOTIFY, ())
-    except DatabaseError:
-        logger.warning("eventstore: NOTIFY %s failed; listeners fall back to polling", sql.APPENDED_CHANNEL)
+        (outcome,) = prepared_pipeline(connections[using], [(_NOTIFY_STATEMENT, None)])
+    except DatabaseError as exc:
+        outcome = exc
+    _notify_outcome_check(outcome)
+
+
+def _notify_outcome_check(outcome: Outcome) -> None:
+    # The append has committed; a lost wake-up only delays the relay until its next poll.
+    if isinstance(outcome, Exception):
+        logger.warning(
+            "eventstore: NOTIFY %s failed (%s); listeners fall back to polling", sql.APPENDED_CHANNEL, outcome
+        )
 
 
 # event type, schema version, data, metadata (with its correlation id), correlation id
@@ -96,38 +103,46 @@ def _prepare(event: NewEvent) -> _Prepared:
     return event.event_type, schema_version, event.data, metadata, str(metadata["correlation_id"])
 
 
-def _prepared_execute(connection: Any, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-    """Run ``query`` bound and prepared on the server, with the checks and error wrapping of Django's cursors.
+def _append_postgres_autocommit(
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
+) -> tuple[int, int]:
+    # The append commits on its own, and the NOTIFY follows in the same round trip.
+    params = (stream_id.encode(), stream_type.encode(), str(expected).encode(), orjson.dumps(prepared))
+    appended, notified = prepared_pipeline(connection, [(_APPEND_STATEMENT, params), (_NOTIFY_STATEMENT, None)])
+    if isinstance(appended, Exception):
+        _append_error_raise(connection, appended, stream_id, expected)
+    _notify_outcome_check(notified)
+    first, version = appended[0]
+    return int(first or 0), int(version or 0)
 
-    Such statements are not in ``connection.queries`` and skip ``execute_wrappers``.
-    """
+
+def _append_postgres_in_transaction(
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
+) -> tuple[int, int]:
+    # Through psycopg, which begins the caller's transaction before its first statement.
+    # Not prepared: psycopg deallocates all prepared statements, ours included, at every
+    # rollback once it has prepared one of its own.
+    params = (stream_id, stream_type, Int8(expected), orjson.dumps(prepared).decode())
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(query, params, prepare=True)
-        row: tuple[Any, ...] | None = cursor.fetchone()
-        return row
-
-
-def _append_postgres(
-    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
-) -> tuple[int, int]:
-    events = orjson.dumps(prepared).decode()
     try:
-        row = _prepared_execute(connection, _APPEND_POSTGRES, (stream_id, stream_type, Int8(expected), events))
-    except DatabaseError as exc:
-        cause = exc.__cause__
-        if getattr(cause, "sqlstate", None) == sql.CONFLICT_SQLSTATE:
-            detail = getattr(getattr(cause, "diag", None), "message_detail", None)
-            actual = int(detail) if detail and detail.isdigit() else None
-            raise WrongExpectedVersion(stream_id=stream_id, expected=_expected_label(expected), actual=actual) from None
-        raise
-    if row is None:
-        raise DatabaseError("eventstore_append returned no row")
-    first, version = row
+        with psycopg.RawCursor(connection.connection) as cursor:
+            cursor.execute(_APPEND_STATEMENT.text, params)
+            first, version = cursor.fetchone() or (0, 0)
+    except psycopg.Error as exc:
+        _append_error_raise(connection, exc, stream_id, expected)
     return int(first), int(version)
+
+
+def _append_error_raise(connection: Any, error: Exception, stream_id: str, expected: int) -> NoReturn:
+    if getattr(error, "sqlstate", None) == sql.CONFLICT_SQLSTATE:
+        detail = getattr(getattr(error, "diag", None), "message_detail", None)
+        actual = int(detail) if detail and detail.isdigit() else None
+        raise WrongExpectedVersion(stream_id=stream_id, expected=_expected_label(expected), actual=actual) from None
+    with connection.wrap_database_errors:
+        raise error
 
 
 def _append_sqlite(
