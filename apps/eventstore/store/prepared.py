@@ -114,13 +114,16 @@ def _pipeline(
 
 
 def _flush(pgconn: Any) -> None:
+    if (pending := pgconn.flush()) == 0:
+        return
     # A big append fills the socket's buffer: wait until it drains, reading what the
     # server sends meanwhile so that neither side waits for the other.
     poller = select.poll()
     poller.register(pgconn.socket, select.POLLIN | select.POLLOUT)
-    while (pending := pgconn.flush()) == 1:
+    while pending == 1:
         if any(events & select.POLLIN for _, events in poller.poll()):
             pgconn.consume_input()
+        pending = pgconn.flush()
     if pending != 0:
         raise OperationalError(f"sending to the server failed: {_message(pgconn)}")
 
