@@ -1,6 +1,7 @@
 """Appending to a stream: validation against the schemas, optimistic concurrency, the wake-up NOTIFY.
 
-PostgreSQL appends through the ``eventstore_append`` function in one statement; SQLite,
+PostgreSQL appends through the ``eventstore_append`` function in one statement; outside a
+transaction the wake-up NOTIFY follows it in the same round trip (see ``prepared``). SQLite,
 which admits one writer at a time, appends with plain statements in a transaction.
 """
 

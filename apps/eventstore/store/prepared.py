@@ -10,7 +10,9 @@ Only in autocommit mode: in a transaction psycopg sends the BEGIN before its fir
 statement, which a call made here would run ahead of. The connection stays non-blocking
 as psycopg left it and waits in poll(), which releases the GIL (libpq's own blocking
 PQgetResult, called from Python, would hold it). A statement is prepared in the same
-round trip as its first call, under a name of its own (psycopg's are ``_pg3_*``).
+round trip as its first call, under a name of its own (psycopg's are ``_pg3_*``). Being
+no cursor's, these statements are not in ``connection.queries`` and skip Django's
+``execute_wrappers``.
 """
 
 from __future__ import annotations
