@@ -20,8 +20,9 @@ POSITION_LOCK_SPAN = 1 << 48
 APPENDED_CHANNEL = "eventstore_appended"
 # Sent after the append's commit, in a transaction of its own without a WAL flush: a
 # NOTIFY inside the appending transaction would take PostgreSQL's notify lock at commit
-# and hold it through the commit's flush, serialising every appending commit.
-APPENDED_NOTIFY = f"BEGIN; SET LOCAL synchronous_commit TO OFF; SELECT pg_notify('{APPENDED_CHANNEL}', ''); COMMIT"
+# and hold it through the commit's flush, serialising every appending commit. One
+# statement (set_config is SET LOCAL) so that it can be prepared.
+APPENDED_NOTIFY = f"SELECT pg_notify('{APPENDED_CHANNEL}', '') FROM set_config('synchronous_commit', 'off', true)"
 
 CONFLICT_SQLSTATE = "ES409"
 APPEND_ONLY_SQLSTATE = "ES405"
@@ -78,21 +79,24 @@ BEGIN
     WHERE k.key >= {POSITION_LOCK_BASE} AND k.key < {POSITION_LOCK_BASE + POSITION_LOCK_SPAN};
 END $$;
 
+-- The array form of earlier versions: every column of an append as an array of its own.
+DROP FUNCTION IF EXISTS eventstore_append(text, text, bigint, text[], integer[], jsonb[], jsonb[], text[]);
+
+-- p_events is one JSON array with an element per event, in version order:
+-- [event_type, schema_version, data, metadata, correlation_id]. A client serialises it in
+-- one call, and it is parsed once here; five arrays cost the client a call per element.
 CREATE OR REPLACE FUNCTION eventstore_append(
     p_stream_id text,
     p_stream_type text,
     p_expected bigint,
-    p_event_types text[],
-    p_schema_versions integer[],
-    p_data jsonb[],
-    p_metadata jsonb[],
-    p_correlation_ids text[]
-) RETURNS TABLE(first_position bigint, new_version bigint)
+    p_events jsonb,
+    OUT first_position bigint,
+    OUT new_version bigint
+)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_count integer := cardinality(p_event_types);
+    v_count integer := jsonb_array_length(p_events);
     v_base bigint;
-    v_first bigint;
     v_actual bigint;
 BEGIN
     IF p_expected = -2 THEN
@@ -122,17 +126,14 @@ BEGIN
         v_base := p_expected;
     END IF;
 
-    v_first := eventstore_reserve_positions(v_count);
+    first_position := eventstore_reserve_positions(v_count);
     INSERT INTO eventstore_stored_event
         (position, stream_id, stream_type, version, event_type, schema_version,
          data, metadata, correlation_id, recorded_at)
-    SELECT v_first + i - 1, p_stream_id, p_stream_type, v_base + i, p_event_types[i],
-           p_schema_versions[i], p_data[i], p_metadata[i], p_correlation_ids[i], now()
-    FROM generate_series(1, v_count) AS i;
-
-    first_position := v_first;
+    SELECT first_position + e.i - 1, p_stream_id, p_stream_type, v_base + e.i, e.event->>0,
+           CAST(e.event->>1 AS integer), e.event->2, e.event->3, e.event->>4, now()
+    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(event, i);
     new_version := v_base + v_count;
-    RETURN NEXT;
 END $$;
 
 CREATE OR REPLACE FUNCTION eventstore_refuse_change() RETURNS trigger
@@ -152,6 +153,7 @@ POSTGRES_UNINSTALL = """
 DROP TRIGGER IF EXISTS eventstore_stored_event_append_only ON eventstore_stored_event;
 DROP FUNCTION IF EXISTS eventstore_refuse_change();
 DROP FUNCTION IF EXISTS eventstore_append(text, text, bigint, text[], integer[], jsonb[], jsonb[], text[]);
+DROP FUNCTION IF EXISTS eventstore_append(text, text, bigint, jsonb);
 DROP FUNCTION IF EXISTS eventstore_inflight_min_position();
 DROP FUNCTION IF EXISTS eventstore_unsettled_min();
 DROP FUNCTION IF EXISTS eventstore_reserve_positions(integer);

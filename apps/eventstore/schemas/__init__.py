@@ -25,7 +25,7 @@ from apps.eventstore.schemas.compatibility import (
     schema_compatibility_check,
 )
 from apps.eventstore.schemas.upcasters import UPCASTERS
-from apps.eventstore.schemas.validation import DataInvalid
+from apps.eventstore.schemas.validation import Checker, DataInvalid
 
 __all__ = [
     "CompatibilityResult",
@@ -43,6 +43,8 @@ _CATALOGUE = SchemaCatalogue(roots=(), schemas={})
 # Registration updates this dict in place, so the read-only view below stays current.
 _CURRENT: dict[str, int] = {}
 _CURRENT_VIEW: Mapping[str, int] = MappingProxyType(_CURRENT)
+# Read on every appended event: the compiled check of each (type, version).
+_CHECKS: dict[tuple[str, int], Checker] = {}
 
 
 def schema_directory_register(*, root: Path) -> None:
@@ -57,6 +59,11 @@ def schema_directory_register(*, root: Path) -> None:
         return
     _CATALOGUE = catalogue_merge(_CATALOGUE, catalogue_load(root=root))
     _CURRENT.update(_CATALOGUE.current_versions)
+    _CHECKS.update(
+        ((event_type, version), schema.check)
+        for event_type, versions in _CATALOGUE.schemas.items()
+        for version, schema in versions.items()
+    )
 
 
 def schema_catalogue() -> SchemaCatalogue:
@@ -82,9 +89,11 @@ def schema_validate(*, event_type: str, schema_version: int, data: dict[str, Any
     key is allowed; the error's ``field`` is a path such as ``lines[0].quantity``. An
     unknown type or version raises :class:`UnknownEventType`.
     """
-    schema = _CATALOGUE.schema_get(event_type=event_type, version=schema_version)
+    check = _CHECKS.get((event_type, schema_version))
+    if check is None:
+        check = _CATALOGUE.schema_get(event_type=event_type, version=schema_version).check
     try:
-        schema.check(data)
+        check(data)
     except DataInvalid as exc:
         raise SchemaValidationError(
             event_type=event_type, schema_version=schema_version, field=exc.path, problem=exc.problem

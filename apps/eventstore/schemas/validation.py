@@ -121,7 +121,10 @@ class _Compiler:
         for field in schema["fields"]:
             fields.append((field["name"], self.compile(field["type"], namespace=inner_namespace)))
         names = frozenset(name for name, _ in fields)
-        return check_record
+        checker = _record_fast_path(schema["fields"], fields, names, check_record)
+        for key in [key for key, named in self.named.items() if named is check_record]:
+            self.named[key] = checker
+        return checker
 
     def _enum(self, schema: Mapping[str, Any]) -> Checker:
         symbols = frozenset(schema["symbols"])
@@ -180,6 +183,65 @@ class _Compiler:
             raise DataInvalid(f"expected one of [{described}], got {value_kind(value)}")
 
         return check_union
+
+
+def _record_fast_path(
+    schema_fields: list[Mapping[str, Any]],
+    fields: list[tuple[str, Checker]],
+    names: frozenset[str],
+    check_record: Checker,
+) -> Checker:
+    """``check_record`` behind straight-line code compiled for the record: one call per event, not one per field.
+
+    The fast path only answers "valid" (plain types tested inline, other fields by their
+    checkers); anything it doubts goes to ``check_record``, which names the problem.
+    """
+    lines = [
+        "def check(value):",
+        "    if type(value) is not dict or value.keys() != names:",
+        "        return check_record(value)",
+    ]
+    scope: dict[str, Any] = {"names": names, "check_record": check_record, "DataInvalid": DataInvalid}
+    for index, ((name, checker), field) in enumerate(zip(fields, schema_fields, strict=True)):
+        test = _inline_test(field["type"])
+        if test is None:
+            scope[f"check_{index}"] = checker
+            lines += [
+                "    try:",
+                f"        check_{index}(value[{name!r}])",
+                "    except DataInvalid:",
+                "        return check_record(value)",
+            ]
+        else:
+            lines += [f"    v = value[{name!r}]", f"    if not ({test}):", "        return check_record(value)"]
+    exec("\n".join(lines), scope)  # noqa: S102 - the code is built above from field names and fixed tests
+    check: Checker = scope["check"]
+    return check
+
+
+def _inline_test(avro_type: Any) -> str | None:
+    """A Python expression on ``v`` that is true only for valid values of a plain type, or None."""
+    if isinstance(avro_type, Mapping) and set(avro_type) <= {"type", "logicalType"}:
+        avro_type = avro_type["type"]
+    if isinstance(avro_type, list):
+        tests = [_inline_test(branch) for branch in avro_type]
+        return None if None in tests else " or ".join(f"({test})" for test in tests)
+    if not isinstance(avro_type, str):
+        return None
+    if avro_type in _RANGES:
+        low, high = _RANGES[avro_type]
+        return f"type(v) is int and {low} <= v <= {high}"
+    return _INLINE_TESTS.get(avro_type)
+
+
+_NUMBER_TEST = "type(v) is int or (type(v) is float and v - v == 0)"  # v - v is nan for inf and nan
+_INLINE_TESTS = {
+    "string": "type(v) is str",
+    "boolean": "v is True or v is False",
+    "null": "v is None",
+    "float": _NUMBER_TEST,
+    "double": _NUMBER_TEST,
+}
 
 
 def _report_keys(value: dict[Any, Any], fields: list[tuple[str, Checker]], names: frozenset[str]) -> None:

@@ -6,6 +6,7 @@ version of each type. Outside ``apps.eventstore`` nothing names the store's tabl
 models: other apps read and write through these functions.
 
 - ``append``: appending, with optimistic concurrency and the wake-up NOTIFY;
+- ``prepared``: the append's prepared statements outside transactions, through libpq;
 - ``streams``: one stream's events and the list of streams;
 - ``log``: the global log by position, its head, the newest events, one event;
 - ``inflight``: the check that keeps global log reads gapless;

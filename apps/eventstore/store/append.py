@@ -1,6 +1,7 @@
 """Appending to a stream: validation against the schemas, optimistic concurrency, the wake-up NOTIFY.
 
-PostgreSQL appends through the ``eventstore_append`` function in one statement; SQLite,
+PostgreSQL appends through the ``eventstore_append`` function in one statement; outside a
+transaction the wake-up NOTIFY follows it in the same round trip (see ``prepared``). SQLite,
 which admits one writer at a time, appends with plain statements in a transaction.
 """
 
@@ -10,28 +11,27 @@ import logging
 import uuid
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
+import psycopg
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from apps.eventstore import sql
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.eventstore.schemas import schema_current_version, schema_validate
+from apps.eventstore.store.prepared import Outcome, PreparedStatement, prepared_pipeline
 from apps.eventstore.types import ANY, NO_STREAM, AppendResult, ExpectedVersion, NewEvent
 
-# One JSON document for all events of an append: Django binds parameters on the client,
-# and quoting five arrays element by element in Python cost more than the insert itself.
-_APPEND_POSTGRES = (
-    "WITH e AS (SELECT value, ordinality FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY)"
-    " SELECT first_position, new_version FROM eventstore_append(%s, %s, %s,"
-    " ARRAY(SELECT value->>0 FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT CAST(value->>1 AS integer) FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT value->2 FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT value->3 FROM e ORDER BY ordinality),"
-    " ARRAY(SELECT value->>4 FROM e ORDER BY ordinality))"
+# Prepared once per connection outside transactions (see prepared.py). The events travel
+# as one JSON document that orjson writes in one call (see eventstore_append in sql.py).
+_APPEND_STATEMENT = PreparedStatement(
+    name=b"eventstore_append_v2",
+    text=b"SELECT first_position, new_version FROM eventstore_append($1::text, $2::text, $3::bigint, $4::jsonb)",
 )
+_NOTIFY_STATEMENT = PreparedStatement(name=b"eventstore_appended_notify", text=sql.APPENDED_NOTIFY.encode())
 _EXPECTED_CODES = {NO_STREAM: -1, ANY: -2}
 logger = logging.getLogger(__name__)
 
@@ -63,12 +63,9 @@ def append_to_stream(
     connection = connections[using]
     expected_code = expected_version if isinstance(expected_version, int) else _EXPECTED_CODES[expected_version]
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        # One statement, atomic on its own in autocommit mode: BEGIN and COMMIT would
-        # only add two round trips.
-        first, version = _append_postgres(connection, stream_id, stream_type, expected_code, prepared)
-        _appended_notify(using)
+        first, version = _append_postgres_autocommit(connection, stream_id, stream_type, expected_code, prepared)
     elif connection.vendor == "postgresql":
-        first, version = _append_postgres(connection, stream_id, stream_type, expected_code, prepared)
+        first, version = _append_postgres_in_transaction(connection, stream_id, stream_type, expected_code, prepared)
         transaction.on_commit(partial(_appended_notify, using), using=using)
     else:
         with transaction.atomic(using=using, savepoint=False):
@@ -79,53 +76,81 @@ def append_to_stream(
 
 
 def _appended_notify(using: str) -> None:
-    # The append has committed; a lost wake-up only delays the relay until its next poll.
     try:
-        with connections[using].cursor() as cursor:
-            cursor.execute(sql.APPENDED_NOTIFY)
-    except DatabaseError:
-        logger.warning("eventstore: NOTIFY %s failed; listeners fall back to polling", sql.APPENDED_CHANNEL)
+        (outcome,) = prepared_pipeline(connections[using], [(_NOTIFY_STATEMENT, None)])
+    except DatabaseError as exc:
+        outcome = exc
+    _notify_outcome_check(outcome)
 
 
-def _prepare(event: NewEvent) -> tuple[str, int, str, str, str]:
+def _notify_outcome_check(outcome: Outcome) -> None:
+    # The append has committed; a lost wake-up only delays the relay until its next poll.
+    if isinstance(outcome, Exception):
+        logger.warning(
+            "eventstore: NOTIFY %s failed (%s); listeners fall back to polling", sql.APPENDED_CHANNEL, outcome
+        )
+
+
+# event type, schema version, data, metadata (with its correlation id), correlation id
+_Prepared = tuple[str, int, dict[str, Any], dict[str, Any], str]
+
+
+def _prepare(event: NewEvent) -> _Prepared:
     schema_version = event.schema_version or schema_current_version(event_type=event.event_type)
     schema_validate(event_type=event.event_type, schema_version=schema_version, data=event.data)
-    metadata = dict(event.metadata)
+    metadata = event.metadata if type(event.metadata) is dict else dict(event.metadata)
     if "correlation_id" not in metadata:
-        metadata["correlation_id"] = str(uuid.uuid4())
-    correlation_id = str(metadata["correlation_id"])
-    return (
-        event.event_type,
-        schema_version,
-        orjson.dumps(event.data).decode(),
-        orjson.dumps(metadata).decode(),
-        correlation_id,
-    )
+        metadata = {**metadata, "correlation_id": str(uuid.uuid4())}
+    return event.event_type, schema_version, event.data, metadata, str(metadata["correlation_id"])
 
 
-def _append_postgres(
-    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[tuple[str, int, str, str, str]]
+def _append_postgres_autocommit(
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
 ) -> tuple[int, int]:
-    fragment = orjson.Fragment
-    events = orjson.dumps([(t, v, fragment(d), fragment(m), c) for t, v, d, m, c in prepared]).decode()
+    # The append commits on its own, and the NOTIFY follows in the same round trip.
+    params = (stream_id.encode(), stream_type.encode(), str(expected).encode(), orjson.dumps(prepared))
+    appended, notified = prepared_pipeline(connection, [(_APPEND_STATEMENT, params), (_NOTIFY_STATEMENT, None)])
+    if isinstance(appended, Exception):
+        _append_error_raise(connection, appended, stream_id, expected)
+    _notify_outcome_check(notified)
+    first, version = appended[0]
+    return int(first or 0), int(version or 0)
+
+
+def _append_postgres_in_transaction(
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
+) -> tuple[int, int]:
+    # Through psycopg, which begins the caller's transaction before its first statement.
+    # Not prepared: psycopg deallocates all prepared statements, ours included, at every
+    # rollback once it has prepared one of its own.
+    params = (stream_id, stream_type, Int8(expected), orjson.dumps(prepared).decode())
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(_APPEND_POSTGRES, [events, stream_id, stream_type, expected])
-            first, version = cursor.fetchone()
-    except DatabaseError as exc:
-        cause = exc.__cause__
-        if getattr(cause, "sqlstate", None) == sql.CONFLICT_SQLSTATE:
-            detail = getattr(getattr(cause, "diag", None), "message_detail", None)
-            actual = int(detail) if detail and detail.isdigit() else None
-            raise WrongExpectedVersion(stream_id=stream_id, expected=_expected_label(expected), actual=actual) from None
-        raise
+        with psycopg.RawCursor(connection.connection) as cursor:
+            cursor.execute(_APPEND_STATEMENT.text, params)
+            first, version = cursor.fetchone() or (0, 0)
+    except psycopg.Error as exc:
+        _append_error_raise(connection, exc, stream_id, expected)
     return int(first), int(version)
 
 
+def _append_error_raise(connection: Any, error: Exception, stream_id: str, expected: int) -> NoReturn:
+    if getattr(error, "sqlstate", None) == sql.CONFLICT_SQLSTATE:
+        detail = getattr(getattr(error, "diag", None), "message_detail", None)
+        actual = int(detail) if detail and detail.isdigit() else None
+        raise WrongExpectedVersion(stream_id=stream_id, expected=_expected_label(expected), actual=actual) from None
+    with connection.wrap_database_errors:
+        raise error
+
+
 def _append_sqlite(
-    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[tuple[str, int, str, str, str]]
+    connection: Any, stream_id: str, stream_type: str, expected: int, prepared: list[_Prepared]
 ) -> tuple[int, int]:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    dumps = orjson.dumps
     with connection.cursor() as cursor:
         cursor.execute("SELECT version FROM eventstore_event_stream WHERE stream_id = %s", [stream_id])
         row = cursor.fetchone()
@@ -153,7 +178,7 @@ def _append_sqlite(
             " schema_version, data, metadata, correlation_id, recorded_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (first + i, stream_id, stream_type, base + i + 1, t, v, d, m, c, now)
+                (first + i, stream_id, stream_type, base + i + 1, t, v, dumps(d).decode(), dumps(m).decode(), c, now)
                 for i, (t, v, d, m, c) in enumerate(prepared)
             ],
         )

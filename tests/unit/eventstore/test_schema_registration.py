@@ -25,11 +25,13 @@ EVENTSTORE_DIR = Path(schemas.__file__).resolve().parents[1]
 @pytest.fixture
 def catalogue_restored() -> Iterator[None]:
     """Registration is process-wide: put the catalogue back as it was after the test."""
-    catalogue, current = schemas._CATALOGUE, dict(schemas._CURRENT)
+    catalogue, current, checks = schemas._CATALOGUE, dict(schemas._CURRENT), dict(schemas._CHECKS)
     yield
     schemas._CATALOGUE = catalogue
     schemas._CURRENT.clear()
     schemas._CURRENT.update(current)
+    schemas._CHECKS.clear()
+    schemas._CHECKS.update(checks)
 
 
 def _sample_directory(root: Path, event_type: str, *fields: str) -> Path:

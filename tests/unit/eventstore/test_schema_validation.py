@@ -155,3 +155,46 @@ def test_the_checker_accepts_unions_enums_maps_and_booleans() -> None:
 )
 def test_the_checker_names_the_field_for_every_kind_of_type(change: dict[str, Any], path: str) -> None:
     assert _path_of(GOOD | {"small": 1} | change) == path
+
+
+class _Quantity(int):
+    """An int subclass that is not bool: a valid long, though not of type int itself."""
+
+
+_PLAIN_FIELDS_SCHEMA = {
+    "type": "record",
+    "name": "Plain",
+    "fields": [
+        {"name": "count", "type": "long"},
+        {"name": "ratio", "type": "double"},
+        {"name": "label", "type": ["null", "string"]},
+        {"name": "flag", "type": "boolean"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "valid"),
+    [
+        ({}, True),
+        ({"count": _Quantity(3)}, True),
+        ({"ratio": 2}, True),
+        ({"label": None}, True),
+        ({"count": True}, False),
+        ({"count": 2**63}, False),
+        ({"ratio": float("inf")}, False),
+        ({"ratio": float("nan")}, False),
+        ({"label": 5}, False),
+        ({"flag": 1}, False),
+    ],
+)
+def test_the_compiled_record_check_agrees_with_the_field_by_field_one(change: dict[str, Any], valid: bool) -> None:
+    # Plain fields are tested inline; a value the inline test doubts is judged field by field.
+    check = validator_compile(_PLAIN_FIELDS_SCHEMA)
+    data = {"count": 1, "ratio": 0.5, "label": "a", "flag": False} | change
+    if valid:
+        check(data)
+    else:
+        with pytest.raises(DataInvalid) as caught:
+            check(data)
+        assert caught.value.path == next(iter(change))
