@@ -55,13 +55,19 @@ class LiveConsumer(threading.Thread):
 
 
 class Writer(threading.Thread):
+    """Appends orders in rounds of 20 until told to stop (at least 120), so it is still appending at the swap."""
+
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.errors: list[BaseException] = []
+        self.stop = threading.Event()
 
     def run(self) -> None:
+        start = 100
         try:
-            traffic_append(orders=120, start=100, seed=21)
+            while start < 220 or not self.stop.is_set():
+                traffic_append(orders=20, start=start, seed=start)
+                start += 20
         except BaseException as exc:
             self.errors.append(exc)
         finally:
@@ -79,6 +85,7 @@ def test_rebuild_while_live_applying_continues_loses_nothing_and_applies_nothing
 
     job = projection_rebuild_run(job_id=job.id, batch_size=15)
     applied_at_swap = job.applied_count
+    writer.stop.set()
     writer.join(timeout=120)
     while ProjectionCheckpoint.objects.get(projection=name).applied_count < handled_event_count(name):
         assert consumer.is_alive() and not consumer.errors, consumer.errors
