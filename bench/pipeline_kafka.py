@@ -4,7 +4,7 @@
    checkpoint steps) publishing the events appended since its checkpoint until the
    checkpoint is at the head, in rounds; each round the reference, a bare kafka-python
    ``KafkaProducer`` with the relay's producer settings (acks=all, idempotence, 5 ms
-   linger, 256 KiB batches), sends the same keys, values and headers, encoded before its
+   linger, 256 KiB batches, ``KAFKA_COMPRESSION_TYPE``), sends the same keys, values and headers, encoded before its
    clock starts, to a topic of its own on the same broker. The sides alternate who goes first.
 2. Apply rate: the consumer host's loop for ``order_summary`` (its real ``ConsumerSpec``,
    wrapped only to time it) consuming everything the relay published until caught up,
@@ -30,6 +30,7 @@ from kafka.admin import NewTopic
 from apps.eventstore.store import global_log_iter, head_position
 from apps.messaging.codec import event_encode, event_headers, event_key
 from apps.messaging.consumer_host import ConsumerHost
+from apps.messaging.producer import producer_compression_type
 from apps.messaging.registry import consumer_spec
 from apps.messaging.relay.checkpoint import relay_checkpoint_get
 from apps.messaging.relay.loop import Relay
@@ -66,6 +67,7 @@ def _reference_producer() -> KafkaProducer:
         batch_size=256 * 1024,
         max_request_size=settings.KAFKA_TOPIC_MAX_MESSAGE_BYTES,
         enable_idempotence=True,
+        compression_type=producer_compression_type(),
     )
 
 

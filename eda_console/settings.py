@@ -100,6 +100,13 @@ KAFKA_TOPIC_MAX_MESSAGE_BYTES = env_int("KAFKA_TOPIC_MAX_MESSAGE_BYTES", 1024 * 
 # registry's wire format: magic byte 0, 4-byte schema id, Avro binary of the data; the rest
 # of the event in headers). Consumers read both, so the topic can switch at any time.
 KAFKA_VALUE_FORMAT = env_choice("KAFKA_VALUE_FORMAT", "json", choices=("json", "avro"))
+# The codec of the record batches our producers send (Kafka's compression.type; the topics are
+# created with the same, so a Kafka broker stores them as sent). Consumers read any codec.
+# snappy (cramjam's, through python-snappy), measured on the relay's own records: 529 -> 68 bytes
+# a record on the wire, broker memory for 61k events 54-58 -> 14 MiB and its CPU -25 % (produce)
+# and -50 % (fetch), producer CPU -5 %, consumer CPU unchanged. gzip packs tighter (28 bytes) but
+# costs the producer more and holds kafka-python's network thread for up to 0.5 s a batch.
+KAFKA_COMPRESSION_TYPE = env_choice("KAFKA_COMPRESSION_TYPE", "snappy", choices=("none", "gzip", "snappy"))
 # A Confluent-compatible schema registry (Karapace, Confluent Schema Registry). Empty: the
 # project's own read-only registry at /schema-registry/ serves the schema catalogue.
 SCHEMA_REGISTRY_URL = env_str("SCHEMA_REGISTRY_URL", "")
