@@ -202,7 +202,8 @@ def _bare_consumer_rate(total: int) -> float:
         client_id="bench-bare-consumer",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=settings.KAFKA_CONSUMER_MAX_POLL_RECORDS,
+        # The poll size of the consumer it stands beside.
+        max_poll_records=settings.KAFKA_CONSUMER_PROJECTION_MAX_POLL_RECORDS,
         fetch_max_wait_ms=100,
     )
     try:

@@ -116,6 +116,10 @@ KAFKA_CONSUMER_SESSION_TIMEOUT_MS = env_int("KAFKA_CONSUMER_SESSION_TIMEOUT_MS",
 KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS = env_int("KAFKA_CONSUMER_HEARTBEAT_INTERVAL_MS", 1000)
 KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS = env_int("KAFKA_CONSUMER_MAX_POLL_INTERVAL_MS", 10000)
 KAFKA_CONSUMER_MAX_POLL_RECORDS = env_int("KAFKA_CONSUMER_MAX_POLL_RECORDS", 500)
+# A projection applies a poll in one transaction whose fixed cost (lock, checkpoint, cursors,
+# commits) is about a dozen round trips: larger polls spread it. The saga keeps the 500 above,
+# its events cost milliseconds each and a poll must end within the max poll interval.
+KAFKA_CONSUMER_PROJECTION_MAX_POLL_RECORDS = env_int("KAFKA_CONSUMER_PROJECTION_MAX_POLL_RECORDS", 2000)
 # A fetch waits for this many bytes or this long, whichever comes first: under load the
 # consumers take fuller batches (bench/sagas.py: 10 sagas/s with 1 byte, 14-16 with these, 18 with a
 # 100 ms wait), and a light stream waits at most the wait (end to end at 200 events/s, p50: 86 ms
