@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from kafka import KafkaProducer
 
 from apps.eventstore.store import global_log_read, head_position
 from apps.messaging.heartbeat import relay_heartbeat_get
@@ -200,3 +201,21 @@ def test_relay_sends_batches_in_the_configured_codec_and_they_read_back_whole(
         assert compression_rate == pytest.approx(1.0)
     else:
         assert compression_rate < 0.5
+
+
+def test_each_stream_lands_on_the_partition_kafkas_default_partitioner_gives_its_key(kafka: KafkaSetup) -> None:
+    orders_append(streams=30, lines_per_order=2)
+
+    relay_publish()
+
+    placed = {record.key: record.partition for record in topic_read(bootstrap=kafka.bootstrap, topic=kafka.topic)}
+    # The dead-letter topic has as many partitions: a plain producer places the same keys there.
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+    try:
+        expected = {
+            key: producer.send(kafka.dlq_topic, key=key, value=b"{}").get(timeout=30).partition for key in placed
+        }
+    finally:
+        producer.close(timeout=5)
+    assert placed == expected
+    assert len(set(placed.values())) > 1
