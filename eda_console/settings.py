@@ -102,10 +102,11 @@ KAFKA_TOPIC_MAX_MESSAGE_BYTES = env_int("KAFKA_TOPIC_MAX_MESSAGE_BYTES", 1024 * 
 KAFKA_VALUE_FORMAT = env_choice("KAFKA_VALUE_FORMAT", "json", choices=("json", "avro"))
 # The codec of the record batches our producers send (Kafka's compression.type; the topics are
 # created with the same, so a Kafka broker stores them as sent). Consumers read any codec.
-# snappy (cramjam's, through python-snappy), measured on the relay's own records: 529 -> 68 bytes
-# a record on the wire, broker memory for 61k events 54-58 -> 14 MiB and its CPU -25 % (produce)
-# and -50 % (fetch), producer CPU -5 %, consumer CPU unchanged. gzip packs tighter (28 bytes) but
-# costs the producer more and holds kafka-python's network thread for up to 0.5 s a batch.
+# snappy (cramjam's, through python-snappy), measured on the relay's own records (two runs each):
+# 529 -> 68 bytes a record on the wire, Tansu's memory for 61k events 53-58 -> 14-16 MiB, its CPU
+# 0-28 % less taking them and 40-50 % less serving fetches; producer and consumer CPU within the
+# noise (+-5 %). gzip packs tighter (28 bytes) but costs the producer more and holds
+# kafka-python's network thread for up to 0.5 s a batch, a stall for every send behind it.
 KAFKA_COMPRESSION_TYPE = env_choice("KAFKA_COMPRESSION_TYPE", "snappy", choices=("none", "gzip", "snappy"))
 # A Confluent-compatible schema registry (Karapace, Confluent Schema Registry). Empty: the
 # project's own read-only registry at /schema-registry/ serves the schema catalogue.
