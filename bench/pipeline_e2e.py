@@ -122,6 +122,7 @@ def _appender(tracker: Tracker, rate: float, seconds: float, start_at: float, na
     """Send commands at ``rate``/s until ``seconds`` have passed, in waves of orders interleaved."""
     from django.db import connection
 
+    from apps.orders.domain.errors import RuleViolation
     from apps.orders.handlers import CommandContext
 
     try:
@@ -142,8 +143,18 @@ def _appender(tracker: Tracker, rate: float, seconds: float, start_at: float, na
                     if delay > 0:
                         time.sleep(delay)
                     started = time.perf_counter()
-                    result = commands[step](ctx)
+                    try:
+                        result = commands[step](ctx)
+                    except RuleViolation:
+                        result = None
                     committed = time.perf_counter()
+                    if result is None or result.last_position is None:
+                        # The order's saga got there first: it cancelled the order (a confirm or a
+                        # ship is refused) or confirmed it (ours appends nothing). The next command
+                        # takes this one's slot, so the offered rate holds; this thread used to die here.
+                        with tracker.lock:
+                            tracker.refused += 1
+                        continue
                     tracker.appended_at(order_id, result.last_position, started, committed)
                     sent += 1
     finally:
@@ -274,6 +285,7 @@ def _figures(tracker: Tracker, cpu: dict[str, float], sent_seconds: float, rate:
     per_event = ", ".join(f"{name} {used * 1000 / max(tracker.appended, 1):.2f} ms" for name, used in cpu.items())
     stderr.print(
         f"bench: end to end: {tracker.appended:,} commands in {sent_seconds:.1f} s ({achieved:.0f}/s achieved),"
+        f" {tracker.refused:,} refused or no-ops (the saga had cancelled or confirmed the order),"
         f" {len(tracker.visible_ms):,} seen in OrderSummary, {missing} not within {SETTLE_SECONDS:.0f} s after;"
         f" the append itself (handler call) p50 {percentile(tracker.append_ms, 0.5):.1f} ms"
         f" p99 {percentile(tracker.append_ms, 0.99):.1f} ms; CPU per event: {per_event}"

@@ -4,13 +4,13 @@
    checkpoint steps) publishing the events appended since its checkpoint until the
    checkpoint is at the head, in rounds; each round the reference, a bare kafka-python
    ``KafkaProducer`` with the relay's producer settings (acks=all, idempotence, 5 ms
-   linger, 256 KiB batches), sends the same keys, values and headers, encoded before its
+   linger, 256 KiB batches, ``KAFKA_COMPRESSION_TYPE``), sends the same keys, values and headers, encoded before its
    clock starts, to a topic of its own on the same broker. The sides alternate who goes first.
 2. Apply rate: the consumer host's loop for ``order_summary`` (its real ``ConsumerSpec``,
    wrapped only to time it) consuming everything the relay published until caught up,
    timed from the end of its first batch (the group join before it is not the apply rate);
    the reference is a bare ``KafkaConsumer`` (assigned partitions, no group, no decoding)
-   reading the same topic, timed the same way.
+   reading the same topic, timed the same way, once before and once after it.
 
 Import this only after Django is set up.
 """
@@ -31,6 +31,7 @@ from kafka.admin import NewTopic
 from apps.eventstore.store import global_log_iter, head_position
 from apps.messaging.codec import event_encode, event_headers, event_key
 from apps.messaging.consumer_host import ConsumerHost
+from apps.messaging.producer import producer_compression_type
 from apps.messaging.registry import consumer_spec
 from apps.messaging.relay.checkpoint import relay_checkpoint_get
 from apps.messaging.relay.loop import Relay
@@ -68,6 +69,7 @@ def _reference_producer() -> KafkaProducer:
         batch_size=256 * 1024,
         max_request_size=settings.KAFKA_TOPIC_MAX_MESSAGE_BYTES,
         enable_idempotence=True,
+        compression_type=producer_compression_type(),
     )
 
 
@@ -207,7 +209,8 @@ def _bare_consumer_rate(total: int) -> Rounds:
         client_id="bench-bare-consumer",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=settings.KAFKA_CONSUMER_MAX_POLL_RECORDS,
+        # The poll size of the consumer it stands beside.
+        max_poll_records=settings.KAFKA_CONSUMER_PROJECTION_MAX_POLL_RECORDS,
         fetch_max_wait_ms=100,
     )
     try:
@@ -277,11 +280,18 @@ def projection_apply_rate(total: int, *, up_to: int | None = None) -> float:
 
 
 def figure_apply(total: int) -> Figure:
-    """One projection consumer (consumer host loop, real handlers) vs a bare consumer, same topic."""
-    reference = _bare_consumer_rate(total)
+    """One projection consumer (consumer host loop, real handlers) vs a bare consumer, same topic.
+
+    The bare consumer reads the topic before and after the projection's consumer; its rate
+    is over both reads, so load that comes or goes during the figure weighs on both sides.
+    """
+    before = _bare_consumer_rate(total)
+    ours = projection_apply_rate(total)
+    after = _bare_consumer_rate(total)
+    reference = 2 / (1 / before + 1 / after)  # both reads' events over both reads' time
     return Figure(
         f"apply rate {PROJECTION} consumer {total:,} events",
-        projection_apply_rate(total),
+        ours,
         "events/s",
         "bare kafka-python consumer, same topic",
         reference.rate,

@@ -28,6 +28,7 @@ class Tracker:
         self.published_samples: list[tuple[float, float]] = []
         self.committed: dict[int, float] = {}
         self.appended = 0
+        self.refused = 0  # commands the order's saga had made refused or no-ops: nothing appended
 
     def appended_at(self, order_id: str, position: int, started: float, committed: float) -> None:
         with self.lock:

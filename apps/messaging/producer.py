@@ -30,7 +30,8 @@ def producer_create(**overrides: Any) -> KafkaProducer:
     """A producer that waits for every in-sync replica (acks=all) and keeps per-key order.
 
     Idempotence keeps retried batches in order; ``max_request_size`` follows the topic's
-    largest message so an oversized event fails here, not at the broker.
+    largest message so an oversized event fails here, not at the broker. Record batches
+    are compressed with ``KAFKA_COMPRESSION_TYPE``.
     """
     config: dict[str, Any] = {
         "bootstrap_servers": settings.KAFKA_BOOTSTRAP_SERVERS,
@@ -42,9 +43,16 @@ def producer_create(**overrides: Any) -> KafkaProducer:
         "enable_idempotence": True,
         # Topics are made by topics_ensure with their settings, never by a first send.
         "allow_auto_create_topics": False,
+        "compression_type": producer_compression_type(),
     }
     config.update(overrides)
     return KafkaProducer(**config)
+
+
+def producer_compression_type() -> str | None:
+    """kafka-python's ``compression_type`` for ``KAFKA_COMPRESSION_TYPE`` (None: uncompressed)."""
+    codec: str = settings.KAFKA_COMPRESSION_TYPE
+    return None if codec == "none" else codec
 
 
 def _shared_producer() -> KafkaProducer:

@@ -35,6 +35,10 @@ class ConsumerSpec:
     # A consumer that gives it gets each stream in version order, gaps filled from the store
     # (invariant 5); one without it (a best-effort feed) gets the records as Kafka hands them.
     stream_cursors: Callable[[Collection[str]], Mapping[str, int]] | None = None
+    # The most records one poll hands the handlers, read when the group's consumer is made;
+    # None: KAFKA_CONSUMER_MAX_POLL_RECORDS. A consumer whose batch is one transaction with a
+    # fixed cost (a projection) applies more events a second with larger polls.
+    max_poll_records: Callable[[], int] | None = None
 
 
 _specs: dict[str, ConsumerSpec] = {}

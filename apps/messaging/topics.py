@@ -11,6 +11,9 @@ from kafka.errors import TopicAlreadyExistsError
 
 logger = logging.getLogger(__name__)
 
+# KAFKA_COMPRESSION_TYPE values whose topic-config name differs.
+_TOPIC_COMPRESSION = {"none": "uncompressed"}
+
 
 def topic_names() -> list[str]:
     """The event topic and its dead-letter topic, as configured."""
@@ -21,8 +24,9 @@ def topics_ensure(*, bootstrap_servers: list[str] | None = None) -> list[str]:
     """Create ``order-events`` and ``order-events.dlq`` when missing; return the names created.
 
     Partitions, replication, retention and the largest message size come from the
-    ``KAFKA_TOPIC_*`` settings. An existing topic is left as it is (Kafka cannot shrink
-    partitions, and growing them would move keys to other partitions).
+    ``KAFKA_TOPIC_*`` settings, ``compression.type`` from ``KAFKA_COMPRESSION_TYPE``. An
+    existing topic is left as it is (Kafka cannot shrink partitions, and growing them would
+    move keys to other partitions).
     """
     admin = KafkaAdminClient(
         bootstrap_servers=bootstrap_servers or settings.KAFKA_BOOTSTRAP_SERVERS, client_id="eda-topics"
@@ -35,6 +39,10 @@ def topics_ensure(*, bootstrap_servers: list[str] | None = None) -> list[str]:
         configs = {
             "retention.ms": str(settings.KAFKA_TOPIC_RETENTION_MS),
             "max.message.bytes": str(settings.KAFKA_TOPIC_MAX_MESSAGE_BYTES),
+            # The producers' codec: Kafka keeps their batches as sent instead of recompressing them.
+            "compression.type": _TOPIC_COMPRESSION.get(
+                settings.KAFKA_COMPRESSION_TYPE, settings.KAFKA_COMPRESSION_TYPE
+            ),
         }
         new_topics = [
             NewTopic(name, settings.KAFKA_TOPIC_PARTITIONS, settings.KAFKA_TOPIC_REPLICATION, topic_configs=configs)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Collection, Sequence
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -114,5 +115,6 @@ def projection_consumers_register() -> None:
                 event_types=projector.event_types,
                 description=projector.description,
                 stream_cursors=stream_cursors,
+                max_poll_records=lambda: settings.KAFKA_CONSUMER_PROJECTION_MAX_POLL_RECORDS,
             )
         )

@@ -19,7 +19,7 @@ from django.utils import timezone
 from kafka.consumer.fetcher import ConsumerRecord
 
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.codec import UndecodableMessage, event_decode, event_written_with
+from apps.messaging.codec import UndecodableMessage, event_decode
 from apps.messaging.consumer_host.ordering import Delivery, Item, batch_order
 from apps.messaging.dead_letters import (
     dead_letter_park_behind,
@@ -27,7 +27,6 @@ from apps.messaging.dead_letters import (
     dead_letter_record,
 )
 from apps.messaging.registry import ConsumerSpec
-from apps.messaging.schema_registry.wire import WireFormatError, WrittenWith
 
 logger = logging.getLogger(__name__)
 
@@ -153,15 +152,9 @@ def _backoff_seconds(attempt: int) -> float:
 
 
 def _delivery(record: ConsumerRecord) -> Delivery:
-    return Delivery(topic=record.topic, partition=record.partition, offset=record.offset, written=_written(record))
-
-
-def _written(record: ConsumerRecord) -> WrittenWith | None:
-    # A few header and byte lookups: kept for the dead letter this record may become.
-    try:
-        return event_written_with(record.value, record.headers)
-    except WireFormatError:
-        return None
+    return Delivery(
+        topic=record.topic, partition=record.partition, offset=record.offset, value=record.value, headers=record.headers
+    )
 
 
 def _park(spec: ConsumerSpec, delivery: Delivery, event: RecordedEvent) -> None:

@@ -87,7 +87,7 @@ class ConsumerLoop:
             while not self.stop.is_set():
                 try:
                     if self.consumer is None:
-                        self.consumer = consumer_create(group_id=self.spec.group_id)
+                        self.consumer = self._consumer_create()
                         self.consumer.subscribe([settings.KAFKA_TOPIC])
                         self.beat["status"] = "running"
                     self._poll_once()
@@ -98,6 +98,11 @@ class ConsumerLoop:
                     failures += 1
         finally:
             self._close()
+
+    def _consumer_create(self) -> KafkaConsumer:
+        if self.spec.max_poll_records is None:
+            return consumer_create(group_id=self.spec.group_id)
+        return consumer_create(group_id=self.spec.group_id, max_poll_records=self.spec.max_poll_records())
 
     def _poll_once(self) -> None:
         assert self.consumer is not None

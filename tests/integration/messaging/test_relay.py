@@ -9,9 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
+from kafka import KafkaProducer
 
 from apps.eventstore.store import global_log_read, head_position
 from apps.messaging.heartbeat import relay_heartbeat_get
+from apps.messaging.producer import producer_create
 from apps.messaging.relay.checkpoint import relay_checkpoint_get, relay_checkpoint_save
 from apps.messaging.relay.loop import Relay
 from apps.messaging.relay.models import RelayCheckpoint
@@ -173,3 +175,47 @@ def test_a_late_lower_checkpoint_save_never_moves_the_checkpoint_back(kafka: Kaf
     relay_checkpoint_save(name="t", position=recorded - 3)
 
     assert relay_checkpoint_get(name="t") == recorded
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy"])
+def test_relay_sends_batches_in_the_configured_codec_and_they_read_back_whole(
+    kafka: KafkaSetup, settings: Any, codec: str
+) -> None:
+    settings.KAFKA_COMPRESSION_TYPE = codec
+    orders_append(streams=20, lines_per_order=4)
+    stored = {event.position: event for event in global_log_read(after=0, limit=10_000)}
+    producer = producer_create(client_id="test-codec")
+    relay = Relay(name="t", producer=producer)
+    try:
+        assert relay.run_once() == len(stored)
+        # Compressed size over raw size, as the producer measured each batch it sent.
+        compression_rate = producer.metrics()["producer-metrics"]["compression-rate-avg"]
+    finally:
+        relay.close()
+        producer.close(timeout=5)
+
+    values = [orjson.loads(record.value) for record in topic_read(bootstrap=kafka.bootstrap, topic=kafka.topic)]
+    assert sorted(value["position"] for value in values) == sorted(stored)
+    assert all(value["data"] == stored[value["position"]].data for value in values)
+    if codec == "none":
+        assert compression_rate == pytest.approx(1.0)
+    else:
+        assert compression_rate < 0.5
+
+
+def test_each_stream_lands_on_the_partition_kafkas_default_partitioner_gives_its_key(kafka: KafkaSetup) -> None:
+    orders_append(streams=30, lines_per_order=2)
+
+    relay_publish()
+
+    placed = {record.key: record.partition for record in topic_read(bootstrap=kafka.bootstrap, topic=kafka.topic)}
+    # The dead-letter topic has as many partitions: a plain producer places the same keys there.
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+    try:
+        expected = {
+            key: producer.send(kafka.dlq_topic, key=key, value=b"{}").get(timeout=30).partition for key in placed
+        }
+    finally:
+        producer.close(timeout=5)
+    assert placed == expected
+    assert len(set(placed.values())) > 1

@@ -128,7 +128,7 @@ def test_each_stream_delivered_out_of_order_is_applied_in_version_order(
     how: str, kafka: KafkaSetup, projections_host: list[ConsumerHost], settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Small polls, so a stream's records arrive over several batches, newest first.
-    settings.KAFKA_CONSUMER_MAX_POLL_RECORDS = 7
+    settings.KAFKA_CONSUMER_PROJECTION_MAX_POLL_RECORDS = 7
     caplog.set_level("INFO", logger="apps.messaging.consumer_host.apply")
     traffic_append(orders=40)
     events = store_events()
@@ -170,7 +170,7 @@ def test_partitions_added_in_the_middle_of_traffic_keep_every_stream_in_order(
     # (murmur2 of the key over 2) and after the increase (over 6): the same streams
     # continue on other partitions while a backlog still waits on the old ones.
     settings.KAFKA_TOPIC_PARTITIONS = 6
-    settings.KAFKA_CONSUMER_MAX_POLL_RECORDS = 10
+    settings.KAFKA_CONSUMER_PROJECTION_MAX_POLL_RECORDS = 10
     topics_ensure()
     traffic_append(orders=20, start=0)
     records_publish(store_events(), partitions=2)
