@@ -95,6 +95,12 @@ class Rounds:
         self.seconds += seconds
         self.rates.append(done / seconds if seconds > 0 else 0.0)
 
+    def extend(self, other: Rounds) -> None:
+        """Add ``other``'s rounds to these (two reads of one reference, say)."""
+        self.done += other.done
+        self.seconds += other.seconds
+        self.rates.extend(other.rates)
+
     @property
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0

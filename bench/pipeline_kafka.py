@@ -288,7 +288,9 @@ def figure_apply(total: int) -> Figure:
     before = _bare_consumer_rate(total)
     ours = projection_apply_rate(total)
     after = _bare_consumer_rate(total)
-    reference = 2 / (1 / before + 1 / after)  # both reads' events over both reads' time
+    reference = Rounds()  # both reads' events over both reads' time, and both reads' rounds
+    reference.extend(before)
+    reference.extend(after)
     return Figure(
         f"apply rate {PROJECTION} consumer {total:,} events",
         ours,
