@@ -53,6 +53,18 @@ def _setup(database: str = DATABASE) -> None:
     django.setup()
 
 
+def database_alone(database: str) -> None:
+    """A fresh, migrated ``database`` for one console figure run on its own (``python -m bench.console_<x>``)."""
+    machine_note()
+    with phase("preparing the bench database", 1) as advance:
+        database_recreate(database)
+        _setup(database)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        advance(1)
+
+
 def p95_ms(get: Callable[[], int], requests: int = REQUESTS) -> float:
     """p95 server time of ``get`` (which returns the status code) in milliseconds."""
     for _ in range(WARMUP):

@@ -291,17 +291,9 @@ DATABASE = "eda_bench_console_live"
 
 def main() -> None:
     """The live stream's figures alone, in a database of their own (the page needs no seeded history)."""
-    from bench.common import database_recreate, machine_note
-    from bench.console import _setup
+    from bench.console import database_alone
 
-    machine_note()
-    with phase("preparing the bench database", 1) as advance:
-        database_recreate(DATABASE)
-        _setup(DATABASE)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        advance(1)
+    database_alone(DATABASE)
     live_figures()
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from bench.common import machine_note, phase, stderr
+from bench.common import phase, stderr
 from bench.figure import Figure, figure_print
 
 ATTEMPTS = 50
@@ -99,17 +99,9 @@ def saga_page_figure(p95_ms: Callable[[Callable[[], int]], float]) -> None:
 
 
 def main() -> None:
-    from bench.common import database_recreate
-    from bench.console import _setup, p95_ms
+    from bench.console import database_alone, p95_ms
 
-    machine_note()
-    with phase("preparing the bench database", 1) as advance:
-        database_recreate(DATABASE)
-        _setup(DATABASE)
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        advance(1)
+    database_alone(DATABASE)
     saga_page_figure(p95_ms)
     stderr.print("bench: saga page measured")
 
