@@ -22,7 +22,7 @@ from psycopg.types.numeric import Int8
 from apps.eventstore import sql
 from apps.eventstore.errors import WrongExpectedVersion
 from apps.eventstore.schemas import schema_current_version, schema_validate
-from apps.eventstore.store.prepared import Outcome, PreparedStatement, prepared_pipeline
+from apps.eventstore.store.prepared import Outcome, PreparedStatement, connection_checked, prepared_pipeline
 from apps.eventstore.types import ANY, NO_STREAM, AppendResult, ExpectedVersion, NewEvent
 
 # Prepared once per connection outside transactions (see prepared.py). The events travel
@@ -124,10 +124,7 @@ def _append_postgres_in_transaction(
     # Not prepared: psycopg deallocates all prepared statements, ours included, at every
     # rollback once it has prepared one of its own.
     params = (stream_id, stream_type, Int8(expected), orjson.dumps(prepared).decode())
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
+    connection_checked(connection)
     try:
         with psycopg.RawCursor(connection.connection) as cursor:
             cursor.execute(_APPEND_STATEMENT.text, params)

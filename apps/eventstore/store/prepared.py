@@ -46,6 +46,18 @@ class PreparedStatement:
     text: bytes
 
 
+def connection_checked(connection: Any) -> None:
+    """What Django's cursor checks before every statement, for code that talks to psycopg or libpq itself.
+
+    The connection is open and healthy (``CONN_HEALTH_CHECKS``), this thread may use it, and
+    its transaction is not one an error has already broken.
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+
+
 def prepared_pipeline(
     connection: Any, calls: Sequence[tuple[PreparedStatement, Params]], *, _retried: bool = False
 ) -> list[Outcome]:
@@ -56,11 +68,7 @@ def prepared_pipeline(
     caller decides what the failure of each call means; anything else raises as Django's
     cursors do (``django.db.DatabaseError`` and subclasses).
     """
-    # What Django's cursor() checks before every statement.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
+    connection_checked(connection)
     raw = connection.connection
     if not raw.autocommit:
         raise TransactionManagementError("prepared_pipeline runs only in autocommit mode")

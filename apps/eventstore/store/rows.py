@@ -12,6 +12,7 @@ import psycopg
 from django.db import connections
 
 from apps.eventstore.schemas import event_upcast, schema_current_versions
+from apps.eventstore.store.prepared import connection_checked
 from apps.eventstore.types import RecordedEvent
 
 EVENTS_TABLE = "eventstore_stored_event"
@@ -52,8 +53,7 @@ def store_cursor(using: str) -> Iterator[Any]:
         with connection.cursor() as cursor:
             yield cursor
         return
-    connection.validate_thread_sharing()
-    connection.ensure_connection()
+    connection_checked(connection)
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
 

@@ -32,3 +32,13 @@ def test_while_queries_are_logged_it_is_djangos_cursor_so_the_log_sees_the_state
 def test_its_errors_are_djangos() -> None:
     with pytest.raises(ProgrammingError), store_cursor("default") as cursor:
         cursor.execute("SELECT * FROM store_cursor_no_such_table")
+
+
+def test_a_transaction_marked_for_rollback_is_refused_as_by_djangos_cursor() -> None:
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    with transaction.atomic():
+        transaction.set_rollback(True)
+        with pytest.raises(TransactionManagementError), store_cursor("default") as cursor:
+            cursor.execute("SELECT 1")
