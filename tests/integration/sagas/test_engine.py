@@ -28,6 +28,15 @@ def placed(order_id: str, *, sku: str = "sku-e") -> None:
     handlers.place_order(cmds.PlaceOrder(order_id=order_id, customer_id="c", currency="EUR", lines=(line,)), CTX)
 
 
+def saga_placed(order_id: str) -> tuple[SagaInstance, SagaStep]:
+    """Place an order, start its saga from the OrderPlaced; the saga and its first reservation attempt."""
+    placed(order_id)
+    with transaction.atomic():
+        saga = saga_start(event=stream_read(stream_id=f"order-{order_id}")[0])
+    assert saga is not None
+    return saga, SagaStep.objects.get(saga=saga, name="reserve_stock")
+
+
 def test_an_order_settled_before_its_orderplaced_arrives_starts_no_saga(settings: object) -> None:
     placed("o-settled")
     handlers.confirm_order(cmds.ConfirmOrder(order_id="o-settled"), CTX)
@@ -41,11 +50,7 @@ def test_an_order_settled_before_its_orderplaced_arrives_starts_no_saga(settings
 
 
 def test_an_answer_after_the_deadline_settles_the_newest_attempt_once() -> None:
-    placed("o-late")
-    with transaction.atomic():
-        saga = saga_start(event=stream_read(stream_id="order-o-late")[0])
-    assert saga is not None
-    first = SagaStep.objects.get(saga=saga, name="reserve_stock")
+    saga, first = saga_placed("o-late")
     with transaction.atomic():
         attempt_fail(step_id=first.pk, status=AttemptStatus.TIMED_OUT, outcome="no reply by the deadline")
     # The first attempt's command did land, late.
@@ -79,11 +84,7 @@ def _sends_recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[int
 
 def test_a_step_task_runs_the_sagas_next_steps_itself_and_queues_none(monkeypatch: pytest.MonkeyPatch) -> None:
     sent = _sends_recorded(monkeypatch)
-    placed("o-chain")
-    with transaction.atomic():
-        saga = saga_start(event=stream_read(stream_id="order-o-chain")[0])
-    assert saga is not None
-    reserve = SagaStep.objects.get(saga=saga, name="reserve_stock")
+    saga, reserve = saga_placed("o-chain")
     assert sent == [(STEP_TASK, [reserve.pk])]
 
     # One task: the reservation, then the payment and the confirmation it leads to.
@@ -102,11 +103,7 @@ def test_a_step_task_runs_the_sagas_next_steps_itself_and_queues_none(monkeypatc
 
 def test_a_claimed_attempt_its_task_never_ran_is_timed_out_and_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
     sent = _sends_recorded(monkeypatch)
-    placed("o-lost-claim")
-    with transaction.atomic():
-        saga = saga_start(event=stream_read(stream_id="order-o-lost-claim")[0])
-    assert saga is not None
-    reserve = SagaStep.objects.get(saga=saga, name="reserve_stock")
+    saga, reserve = saga_placed("o-lost-claim")
     handlers.reserve_stock(cmds.ReserveStock(sku="sku-e", order_id="o-lost-claim", quantity=1), CTX)
     answer = answer_of(stream_read(stream_id="stock-sku-e")[-1])
     assert answer is not None
