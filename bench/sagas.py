@@ -16,7 +16,7 @@ Throughput is completed sagas over the time from the first ``OrderPlaced`` to th
 same orders placed as fast as one process can, with the relay and the worker stopped
 (no saga), in the same database, after the measured run.
 
-Database ``eda_bench_sagas`` is dropped, created and migrated every run; Redis is
+Database ``BENCH_SAGA_DATABASE`` (default ``eda_bench_sagas``) is dropped, created and migrated every run; Redis is
 ``BENCH_REDIS_URL`` (default db 12).
 """
 
@@ -38,7 +38,7 @@ from bench.pipeline_watch import percentile
 from eda_console.embedded import process_stop
 from eda_console.env import env_float
 
-DATABASE = "eda_bench_sagas"
+DATABASE = os.environ.get("BENCH_SAGA_DATABASE", "eda_bench_sagas")
 RATE = env_float("BENCH_SAGA_RATE", 60.0)
 SECONDS = env_float("BENCH_SAGA_SECONDS", 20.0)
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
