@@ -36,6 +36,9 @@ _HEARTBEAT_SECONDS = 0.5
 _PROGRESS_LOG_SECONDS = 10.0
 # How often a standby tries the lease: the take-over time is about this plus a batch.
 _STANDBY_RETRY_SECONDS = 0.5
+# How often a leader with nothing to publish confirms its lease (a publish always confirms
+# first), so that a lost lease shows in the heartbeat while the log is quiet.
+_IDLE_CONFIRM_SECONDS = 0.5
 
 
 class RelayNotLeader(RuntimeError):
@@ -85,6 +88,7 @@ class Relay:
         self._inflight: deque[SentBatch] = deque()
         self._acknowledged = 0  # the checkpoint: every position up to here is in Kafka
         self._sent = 0  # the last position handed to the producer
+        self._confirmed_at = 0.0  # when the lease was last confirmed (monotonic)
         self._beat: RelayHeartbeat = {
             "name": name,
             "member": f"{socket.gethostname()}:{os.getpid()}",
@@ -118,7 +122,7 @@ class Relay:
                         self._heartbeat(force=False)
                         self.stop.wait(_STANDBY_RETRY_SECONDS)
                         continue
-                    read, _ = self._step()
+                    caught_up = self._step()[2]
                     failures = 0
                 except RelayNotLeader:
                     continue
@@ -130,7 +134,7 @@ class Relay:
                     self.stop.wait(_ERROR_BACKOFF_SECONDS[min(failures, len(_ERROR_BACKOFF_SECONDS) - 1)])
                     failures += 1
                     continue
-                if read == 0 and not self._inflight:
+                if caught_up:
                     self._heartbeat(force=False)
                     self._waiter.wait()
             self._drain()  # a warm stop: settle what is in flight so its checkpoint is recorded
@@ -154,9 +158,9 @@ class Relay:
         while True:
             if not self._lead():
                 raise RelayNotLeader(f"relay {self.name}: lost the lease at position {self._acknowledged}")
-            read, acknowledged = self._step()
+            _, acknowledged, caught_up = self._step()
             total += acknowledged
-            if read == 0 and not self._inflight:
+            if caught_up:
                 return total
 
     def close(self) -> None:
@@ -179,14 +183,20 @@ class Relay:
         self._prepared = True
 
     def _lead(self) -> bool:
-        """True while this relay holds the lease (confirmed now); takes the lease when it is free."""
+        """True while this relay holds the lease; takes the lease when it is free.
+
+        A held lease is confirmed here at most every ``_IDLE_CONFIRM_SECONDS``: this only
+        decides whether to read the log, and :meth:`_step` confirms it again right before
+        anything is published.
+        """
         if self._lease.held:
-            if self._lease.confirm():
+            if time.monotonic() - self._confirmed_at < _IDLE_CONFIRM_SECONDS or self._lease_confirm():
                 return True
             self._abdicate()
             return False
         if not self._lease.acquire():
             return False
+        self._confirmed_at = time.monotonic()
         try:
             # The checkpoint as the last holder left it: what it sent and did not record goes again.
             self._resume()
@@ -196,6 +206,12 @@ class Relay:
         self._beat["role"] = "active"
         logger.info("relay %s: active (%s), from position %d", self.name, self._beat["member"], self._acknowledged)
         self._heartbeat(force=True)
+        return True
+
+    def _lease_confirm(self) -> bool:
+        if not self._lease.confirm():
+            return False
+        self._confirmed_at = time.monotonic()
         return True
 
     def _abdicate(self) -> None:
@@ -219,14 +235,19 @@ class Relay:
         self._inflight.clear()
         self._sent = self._acknowledged
 
-    def _step(self) -> tuple[int, int]:
-        """Read and send the next batch, settle what must be settled: (events read, events acknowledged)."""
+    def _step(self) -> tuple[int, int, bool]:
+        """Read and send the next batch, settle what must be settled: (events read, events acknowledged, caught up).
+
+        A read shorter than a batch is taken as the end of the log: what was sent is settled
+        at once and the caller waits for the next append, instead of reading again to find
+        nothing (an append that lands meanwhile has notified, so the wait returns at once).
+        """
         assert self._producer is not None
         started = time.monotonic()
         events = global_log_read(after=self._sent, limit=self.batch_size, using=self.using)
         # The read can outlast the lease (a lost session, a standby that took over): ask again
         # right before publishing, so at most what is already in flight overlaps a new leader.
-        if events and not self._lease.confirm():
+        if events and not self._lease_confirm():
             self._abdicate()
             raise RelayNotLeader(f"relay {self.name}: lost the lease before publishing after {self._sent}")
         if events:
@@ -235,17 +256,18 @@ class Relay:
             )
             self._sent = events[-1].position
             self._beat["last_batch_size"] = len(events)
+        caught_up = len(events) < self.batch_size
         acknowledged = 0
-        if not events and self._inflight:
+        if caught_up and self._inflight:
             self._producer.flush(timeout=_FLUSH_TIMEOUT_SECONDS)
         # Keep one batch in flight while the next is read; settle everything when caught up.
-        while len(self._inflight) > (1 if events else 0):
+        while len(self._inflight) > (0 if caught_up else 1):
             acknowledged += self._settle_oldest()
         if events:
             self._beat["last_batch_ms"] = round((time.monotonic() - started) * 1000, 2)
         self._heartbeat(force=False)
         self._progress_log()
-        return len(events), acknowledged
+        return len(events), acknowledged, caught_up
 
     def _settle_oldest(self) -> int:
         batch = self._inflight.popleft()
