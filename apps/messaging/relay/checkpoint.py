@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from django.db import connections
 from django.utils import timezone
 
 from apps.messaging.relay.models import RelayCheckpoint
+
+# Saved after every acknowledged batch, which at a few events a batch is many times a second:
+# written out, as the ORM's compile of the same UPDATE was a fifth of the relay's Python (py-spy).
+_SAVE_SQL = (
+    f"UPDATE {RelayCheckpoint._meta.db_table} SET position = %s, updated_at = %s WHERE name = %s AND position < %s"
+)
 
 
 def relay_checkpoint_get(*, name: str = "default", using: str = "default") -> int:
@@ -19,6 +26,7 @@ def relay_checkpoint_save(*, name: str, position: int, using: str = "default") -
     A relay that lost its lease may still settle a batch after its successor recorded a
     higher position: that late, lower save changes nothing.
     """
-    RelayCheckpoint.objects.using(using).filter(name=name, position__lt=position).update(
-        position=position, updated_at=timezone.now()
-    )
+    connection = connections[using]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_SAVE_SQL, [position, now, name, position])
