@@ -1,9 +1,9 @@
-"""Sending one step attempt's command to its participant, and reading back the answer.
+"""Sending one step attempt's command to its participant, and settling its answer.
 
-The answer is read from the store right after the command (the event it appended, or,
-when the handler found its effect already there, the participant's earlier answer), and
-settled through the same function as the consumer's copy of it: whichever comes first
-settles the attempt and the other changes nothing. A command the participant swallowed
+The answer is the event the command appended, as its handler returned it (or, when the
+handler found its effect already there, the participant's earlier answer, read from the
+store), settled through the same function as the consumer's copy of it: whichever comes
+first settles the attempt and the other changes nothing. A command the participant swallowed
 answers nothing; the attempt's deadline takes over. When the answer moves the saga on
 to a step that needs no wait, the same task runs that step next (no queue hop).
 """
@@ -19,7 +19,7 @@ from django.db import transaction
 from apps.orders.domain import commands as cmds
 from apps.orders.domain.errors import DomainError
 from apps.orders.handlers import CommandContext
-from apps.sagas.answers import answer_at, answer_find
+from apps.sagas.answers import answer_appended, answer_find
 from apps.sagas.attempts import attempt_still_pending
 from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, attempt_settle_without_answer, saga_answer_apply
 from apps.sagas.models import AttemptStatus, SagaStep
@@ -97,7 +97,7 @@ def _attempt_run(*, step_id: int) -> int | None:
     if result is None:
         return None
     if result.last_position is not None:
-        answer = answer_at(result.last_position)
+        answer = answer_appended(result)
     else:
         answer = answer_find(step=step.name, target=step.target, order_id=step.saga.order_id)
     with attempt_claim() as claimed, transaction.atomic():

@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.eventstore.store import stream_read
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
-from apps.sagas.answers import answer_of
+from apps.sagas.answers import answer_appended, answer_of
 from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, saga_answer_apply, saga_start
 from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
 from apps.sagas.steps import saga_step_run
@@ -122,3 +122,23 @@ def test_a_claimed_attempt_its_task_never_ran_is_timed_out_and_sent_again(monkey
     assert handled == 1
     assert [(a.attempt, a.status) for a in attempts] == [(1, AttemptStatus.TIMED_OUT), (2, AttemptStatus.PENDING)]
     assert sent[-1] == (STEP_TASK, [attempts[1].pk])
+
+
+def test_the_answer_a_command_returns_is_the_one_the_store_reads_back() -> None:
+    handlers.add_stock(cmds.AddStock(sku="sku-a", quantity=1), CTX)
+    reserved = handlers.reserve_stock(cmds.ReserveStock(sku="sku-a", order_id="o-a", quantity=1), CTX)
+    rejected = handlers.reserve_stock(cmds.ReserveStock(sku="sku-a", order_id="o-b", quantity=1), CTX)
+
+    built = [answer_appended(result) for result in (reserved, rejected)]
+    read = [answer_of(event) for event in stream_read(stream_id="stock-sku-a")[1:]]
+
+    assert [(a.step, a.target, a.status, a.outcome, a.event_id) for a in built if a is not None] == [
+        ("reserve_stock", "sku-a", "succeeded", "reserved 1", str(reserved.last_position)),
+        ("reserve_stock", "sku-a", "rejected", "rejected: 1 asked, 0 available", str(rejected.last_position)),
+    ]
+    assert [(a.order_id, a.step, a.target, a.status, a.outcome, a.event_id) for a in built if a is not None] == [
+        (a.order_id, a.step, a.target, a.status, a.outcome, a.event_id) for a in read if a is not None
+    ]
+    assert [(a.event.stream_id, a.event.event_type, dict(a.event.data)) for a in built if a is not None] == [
+        (a.event.stream_id, a.event.event_type, dict(a.event.data)) for a in read if a is not None
+    ]
