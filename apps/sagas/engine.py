@@ -2,9 +2,11 @@
 
 Every function here runs inside the caller's transaction and takes the saga's row lock
 first, so the consumer, the step tasks, the beat task and the operator actions change a
-saga one at a time. A step's command is sent by a Celery task enqueued on commit, or
-run by the step task that claimed it (:func:`attempt_claim`) after its commit: a
-rolled-back decision sends nothing, and a lost task shows as an attempt past its deadline.
+saga one at a time. Under the lock a transition reads the saga's attempts once, decides
+from that list and writes only the columns it changed. A step's command is sent by a
+Celery task enqueued on commit, or run by the step task that claimed it
+(:func:`attempt_claim`) after its commit: a rolled-back decision sends nothing, and a
+lost task shows as an attempt past its deadline.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from celery import current_app
@@ -33,6 +36,18 @@ STEP_TASK = "sagas.saga_step_send"
 _OPEN = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
 _ORDER_SETTLED = frozenset({"OrderConfirmed", "OrderCancelled", "OrderShipped"})
 _SETTLED_LOOKAHEAD = 20
+# The columns a transition changes: saved alone, not the whole row (the context, the command).
+_SAGA_MOVED = ("status", "current_step", "status_reason", "ended_at", "updated_at")
+_ATTEMPT_ANSWERED = (
+    "status",
+    "outcome",
+    "finished_at",
+    "answer_event_id",
+    "answer_event_type",
+    "answer_stream_id",
+    "answer_position",
+)
+_ATTEMPT_ENDED = ("status", "outcome", "error", "finished_at")
 
 
 def backoff_ms(failed_attempt: int) -> int:
@@ -67,6 +82,11 @@ def saga_lock(*, saga_id: uuid.UUID) -> SagaInstance:
     return SagaInstance.objects.select_for_update().get(pk=saga_id)
 
 
+def _saga_of_attempt(*, step_id: int) -> SagaInstance:
+    # Locks the saga's row only (of self), as every writer does first; the join just finds it.
+    return SagaInstance.objects.select_for_update(of=("self",)).get(steps__pk=step_id)
+
+
 def saga_attempts(saga: SagaInstance) -> list[SagaStep]:
     return list(SagaStep.objects.filter(saga=saga).order_by("sequence", "started_at", "attempt", "id"))
 
@@ -89,24 +109,20 @@ def saga_view(saga: SagaInstance, attempts: list[SagaStep], *, status: str | Non
 
 
 def saga_touch(saga: SagaInstance) -> None:
-    """Save the saga and tell the browsers once the transaction commits."""
+    """Save the saga (inserted when new, else the columns a transition changes) and tell the browsers on commit."""
     saga.updated_at = timezone.now()
-    saga.save()
+    if saga._state.adding:
+        saga.save(force_insert=True)
+    else:
+        saga.save(update_fields=_SAGA_MOVED)
     saga_changed_on_commit(saga_id=str(saga.pk), status=saga.status)
 
 
-def attempt_create(
-    saga: SagaInstance,
-    *,
-    step: plan.StepToSend,
-    attempt: int,
-    max_attempts: int,
-    wait_ms: int,
-    causation_id: str,
+def _attempt_row(
+    saga: SagaInstance, *, step: plan.StepToSend, attempt: int, max_attempts: int, wait_ms: int, causation_id: str
 ) -> SagaStep:
-    """Record an attempt and send its command once the transaction commits (after ``wait_ms``)."""
     sent_at = timezone.now() + dt.timedelta(milliseconds=wait_ms)
-    row = SagaStep.objects.create(
+    return SagaStep(
         saga=saga,
         name=step.name,
         target=step.target,
@@ -123,12 +139,36 @@ def attempt_create(
         deadline_at=sent_at + dt.timedelta(seconds=settings.SAGA_STEP_TIMEOUT_SECONDS),
         compensates=step.compensates,
     )
+
+
+def _attempts_send(rows: Sequence[SagaStep]) -> None:
+    """Record the attempts (one INSERT) and send each one's command once the transaction commits (after its wait)."""
+    if not rows:
+        return
+    SagaStep.objects.bulk_create(rows)
     claims = _claims.get()
-    if claims is not None and not claims and not wait_ms:
-        claims.append(row.pk)
-        return row
-    options: dict[str, Any] = {"countdown": wait_ms / 1000} if wait_ms else {}
-    transaction.on_commit(lambda: current_app.send_task(STEP_TASK, args=[row.pk], **options))
+    for row in rows:
+        if claims is not None and not claims and not row.wait_before_ms:
+            claims.append(row.pk)
+            continue
+        options: dict[str, Any] = {"countdown": row.wait_before_ms / 1000} if row.wait_before_ms else {}
+        transaction.on_commit(partial(current_app.send_task, STEP_TASK, args=[row.pk], **options))
+
+
+def attempt_create(
+    saga: SagaInstance,
+    *,
+    step: plan.StepToSend,
+    attempt: int,
+    max_attempts: int,
+    wait_ms: int,
+    causation_id: str,
+) -> SagaStep:
+    """Record an attempt and send its command once the transaction commits (after ``wait_ms``)."""
+    row = _attempt_row(
+        saga, step=step, attempt=attempt, max_attempts=max_attempts, wait_ms=wait_ms, causation_id=causation_id
+    )
+    _attempts_send([row])
     return row
 
 
@@ -149,7 +189,7 @@ def decision_apply(
         number = numbers.get((step.name, step.target), 0) + 1
         budget = number + settings.SAGA_STEP_MAX_ATTEMPTS - 1
         created.append(
-            attempt_create(saga, step=step, attempt=number, max_attempts=budget, wait_ms=0, causation_id=causation_id)
+            _attempt_row(saga, step=step, attempt=number, max_attempts=budget, wait_ms=0, causation_id=causation_id)
         )
     saga.status = decision.status
     saga.current_step = decision.current_step
@@ -157,13 +197,22 @@ def decision_apply(
         saga.status_reason = decision.status_reason
     ended = decision.status in (SagaStatus.COMPLETED, SagaStatus.COMPENSATED)
     saga.ended_at = timezone.now() if ended else None
+    # Saved first: a saga being started is inserted here, before the attempts that refer to it.
     saga_touch(saga)
+    _attempts_send(created)
     return created
 
 
-def saga_replan(saga: SagaInstance, *, causation_id: str, status: str | None = None) -> list[SagaStep]:
-    """Decide from the saga's attempts what it does next, and do it."""
-    attempts = saga_attempts(saga)
+def saga_replan(
+    saga: SagaInstance, *, causation_id: str, status: str | None = None, attempts: list[SagaStep] | None = None
+) -> list[SagaStep]:
+    """Decide from the saga's attempts what it does next, and do it.
+
+    ``attempts`` are the saga's attempts when the caller has read them under the lock (and
+    changed some since); they are read here otherwise.
+    """
+    if attempts is None:
+        attempts = saga_attempts(saga)
     decision = plan.saga_next(saga_view(saga, attempts, status=status))
     return decision_apply(saga, decision, causation_id=causation_id, attempts=attempts)
 
@@ -183,7 +232,8 @@ def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
         for line in event.data["lines"]
     ]
     now = timezone.now()
-    saga = SagaInstance.objects.create(
+    # Inserted with its first decision already taken (see decision_apply): one INSERT, no UPDATE.
+    saga = SagaInstance(
         saga_type=SAGA_TYPE,
         order_id=order_id,
         correlation_id=event.correlation_id or str(uuid.uuid4()),
@@ -199,7 +249,7 @@ def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
         started_at=now,
         updated_at=now,
     )
-    saga_replan(saga, causation_id=saga.trigger_event_id)
+    saga_replan(saga, causation_id=saga.trigger_event_id, attempts=[])
     return saga
 
 
@@ -213,8 +263,13 @@ def saga_of_order(*, order_id: str) -> SagaInstance | None:
     )
 
 
-def _latest(saga: SagaInstance, *, name: str, target: str) -> SagaStep | None:
-    return SagaStep.objects.filter(saga=saga, name=name, target=target).order_by("-attempt").first()
+def _latest(attempts: list[SagaStep], *, name: str, target: str) -> SagaStep | None:
+    matching = [row for row in attempts if row.name == name and row.target == target]
+    return max(matching, key=lambda row: row.attempt, default=None)
+
+
+def _attempt_of(attempts: list[SagaStep], step_id: int) -> SagaStep:
+    return next(row for row in attempts if row.pk == step_id)
 
 
 def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
@@ -224,9 +279,9 @@ def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
     is still the participant's answer); an answer already taken, or one for a step that
     is settled, changes nothing.
     """
-    # Most answers come twice (the step task reads its answer back, the consumer gets the
-    # event): the consumer's copy (``likely_taken``) is turned away without waiting for the
-    # saga's lock. Not taken yet means nothing under concurrency: the check under the lock decides.
+    # Most answers come twice (the step task takes its answer from its command, the consumer
+    # gets the event): the consumer's copy (``likely_taken``) is turned away without waiting for
+    # the saga's lock. Not taken yet means nothing under concurrency: the check under the lock decides.
     if (
         likely_taken
         and SagaStep.objects.filter(
@@ -235,9 +290,14 @@ def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
     ):
         return False
     saga = saga_of_order(order_id=answer.order_id)
-    if saga is None or SagaStep.objects.filter(saga=saga, answer_event_id=answer.event_id).exists():
+    if saga is None:
         return False
-    attempt = _latest(saga, name=answer.step, target=answer.target)
+    # Read after the lock is granted, in a statement of its own: a read joined to the lock
+    # would see the attempts as they were before it waited.
+    attempts = saga_attempts(saga)
+    if any(row.answer_event_id == answer.event_id for row in attempts):
+        return False
+    attempt = _latest(attempts, name=answer.step, target=answer.target)
     if attempt is None:
         if answer.step != "cancel_order" or saga.status not in (
             SagaStatus.RUNNING,
@@ -248,7 +308,7 @@ def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
         # The order was cancelled from outside (a customer's cancel), even after the saga
         # confirmed it: undo what the saga did (refund the payment, release the stock).
         saga.status_reason = f"order cancelled outside the saga: {answer.event.data.get('reason', '')}"[:2000]
-        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING)
+        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING, attempts=attempts)
         return True
     if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.REJECTED):
         return False
@@ -260,26 +320,26 @@ def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
     attempt.answer_event_type = answer.event.event_type
     attempt.answer_stream_id = answer.event.stream_id
     attempt.answer_position = answer.event.position
-    attempt.save()
+    attempt.save(update_fields=_ATTEMPT_ANSWERED)
     if saga.status == SagaStatus.COMPLETED:
         saga_touch(saga)
     elif saga.status == SagaStatus.COMPENSATED:
-        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING)
+        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING, attempts=attempts)
     else:
-        saga_replan(saga, causation_id=answer.event_id)
+        saga_replan(saga, causation_id=answer.event_id, attempts=attempts)
     return True
 
 
 def attempt_settle_without_answer(*, step_id: int, outcome: str) -> None:
     """A command that found nothing to do and no earlier answer (a release of stock never reserved)."""
-    step = SagaStep.objects.select_related("saga").get(pk=step_id)
-    saga = saga_lock(saga_id=step.saga_id)
-    step.refresh_from_db()
+    saga = _saga_of_attempt(step_id=step_id)
+    attempts = saga_attempts(saga)
+    step = _attempt_of(attempts, step_id)
     if step.status != AttemptStatus.PENDING:
         return
     step.status, step.outcome, step.finished_at = AttemptStatus.SUCCEEDED, outcome[:200], timezone.now()
-    step.save()
-    saga_replan(saga, causation_id=step.causation_id)
+    step.save(update_fields=_ATTEMPT_ENDED)
+    saga_replan(saga, causation_id=step.causation_id, attempts=attempts)
 
 
 def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", retry: bool = True) -> bool:
@@ -287,13 +347,13 @@ def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", re
 
     Returns False when the attempt was no longer pending (answered, or ended by someone else).
     """
-    step = SagaStep.objects.select_related("saga").get(pk=step_id)
-    saga = saga_lock(saga_id=step.saga_id)
-    step.refresh_from_db()
+    saga = _saga_of_attempt(step_id=step_id)
+    attempts = saga_attempts(saga)
+    step = _attempt_of(attempts, step_id)
     if step.status != AttemptStatus.PENDING:
         return False
     step.status, step.outcome, step.error, step.finished_at = status, outcome[:200], error, timezone.now()
-    step.save()
+    step.save(update_fields=_ATTEMPT_ENDED)
     # While compensating, an action that did not answer is not sent again: it is undone.
     again = (
         retry
@@ -302,7 +362,7 @@ def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", re
         and not (saga.status == SagaStatus.COMPENSATING and step.kind == plan.ACTION)
     )
     if not again:
-        saga_replan(saga, causation_id=step.causation_id)
+        saga_replan(saga, causation_id=step.causation_id, attempts=attempts)
         return True
     resend = plan.StepToSend(step.name, step.target, step.command)
     attempt_create(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.eventstore.store import stream_read
@@ -35,6 +36,10 @@ def saga_placed(order_id: str) -> tuple[SagaInstance, SagaStep]:
         saga = saga_start(event=stream_read(stream_id=f"order-{order_id}")[0])
     assert saga is not None
     return saga, SagaStep.objects.get(saga=saga, name="reserve_stock")
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"].split(" WHERE ")[0][:90] for query in queries.captured_queries]
 
 
 def test_an_order_settled_before_its_orderplaced_arrives_starts_no_saga(settings: object) -> None:
@@ -142,3 +147,18 @@ def test_the_answer_a_command_returns_is_the_one_the_store_reads_back() -> None:
     assert [(a.event.stream_id, a.event.event_type, dict(a.event.data)) for a in built if a is not None] == [
         (a.event.stream_id, a.event.event_type, dict(a.event.data)) for a in read if a is not None
     ]
+
+
+def test_an_answer_settles_its_attempt_and_records_the_next_step_in_seven_statements() -> None:
+    _, reserve = saga_placed("o-count")
+    result = handlers.reserve_stock(cmds.ReserveStock(sku="sku-e", order_id="o-count", quantity=1), CTX)
+    answer = answer_appended(result)
+    assert answer is not None
+
+    with CaptureQueriesContext(connection) as queries, attempt_claim() as claimed, transaction.atomic():
+        saga_answer_apply(answer)
+
+    # BEGIN, lock the saga, read its attempts, settle the attempt, move the saga, record the next, COMMIT.
+    assert len(queries) <= 7, "\n".join(_statements(queries))
+    assert [SagaStep.objects.get(pk=pk).name for pk in claimed] == ["authorize_payment"]
+    assert SagaStep.objects.get(pk=reserve.pk).status == AttemptStatus.SUCCEEDED
