@@ -272,23 +272,30 @@ def _attempt_of(attempts: list[SagaStep], step_id: int) -> SagaStep:
     return next(row for row in attempts if row.pk == step_id)
 
 
-def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
+def saga_answers_taken(answers: Sequence[Answer]) -> set[tuple[str, str]]:
+    """(order id, event id) of each of ``answers`` an attempt has already taken, in one query.
+
+    Most answers come twice (the step task takes its answer from its command, the consumer
+    gets the event): the consumer turns the taken ones away without waiting for the saga's
+    lock. Not taken yet means nothing under concurrency: the check under the lock decides.
+    """
+    if not answers:
+        return set()
+    rows = SagaStep.objects.filter(
+        saga__saga_type=SAGA_TYPE,
+        saga__order_id__in={answer.order_id for answer in answers},
+        answer_event_id__in={answer.event_id for answer in answers},
+    ).values_list("saga__order_id", "answer_event_id")
+    return set(rows)
+
+
+def saga_answer_apply(answer: Answer) -> bool:
     """Settle the attempt ``answer`` answers and move the saga on; False when it changed nothing.
 
     The newest attempt of the step takes the answer even after its deadline (a late reply
     is still the participant's answer); an answer already taken, or one for a step that
     is settled, changes nothing.
     """
-    # Most answers come twice (the step task takes its answer from its command, the consumer
-    # gets the event): the consumer's copy (``likely_taken``) is turned away without waiting for
-    # the saga's lock. Not taken yet means nothing under concurrency: the check under the lock decides.
-    if (
-        likely_taken
-        and SagaStep.objects.filter(
-            saga__saga_type=SAGA_TYPE, saga__order_id=answer.order_id, answer_event_id=answer.event_id
-        ).exists()
-    ):
-        return False
     saga = saga_of_order(order_id=answer.order_id)
     if saga is None:
         return False

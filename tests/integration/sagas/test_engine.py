@@ -9,10 +9,11 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.eventstore.store import stream_read
+from apps.eventstore.store import correlation_read, stream_read
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.sagas.answers import answer_appended, answer_of
+from apps.sagas.consumer import saga_events_handle
 from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, saga_answer_apply, saga_start
 from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
 from apps.sagas.steps import saga_step_run
@@ -162,3 +163,21 @@ def test_an_answer_settles_its_attempt_and_records_the_next_step_in_seven_statem
     assert len(queries) <= 7, "\n".join(_statements(queries))
     assert [SagaStep.objects.get(pk=pk).name for pk in claimed] == ["authorize_payment"]
     assert SagaStep.objects.get(pk=reserve.pk).status == AttemptStatus.SUCCEEDED
+
+
+def test_the_consumer_turns_away_answers_already_taken_with_one_query_per_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = _sends_recorded(monkeypatch)
+    saga, _ = saga_placed("o-taken")
+    saga_step_run(step_id=sent[0][1][0])
+    answers = [event for event in correlation_read(correlation_id=saga.correlation_id) if answer_of(event)]
+    assert len(answers) == 3
+    steps_before = list(SagaStep.objects.filter(saga=saga).order_by("pk").values())
+
+    with CaptureQueriesContext(connection) as queries:
+        saga_events_handle(answers)
+
+    # BEGIN, the cursors, which answers are taken, the cursors written, COMMIT: no saga lock.
+    assert len(queries) == 5, "\n".join(_statements(queries))
+    assert list(SagaStep.objects.filter(saga=saga).order_by("pk").values()) == steps_before
