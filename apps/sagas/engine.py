@@ -4,9 +4,9 @@ Every function here runs inside the caller's transaction and takes the saga's ro
 first, so the consumer, the step tasks, the beat task and the operator actions change a
 saga one at a time. Under the lock a transition reads the saga's attempts once, decides
 from that list and writes only the columns it changed. A step's command is sent by a
-Celery task enqueued on commit, or run by the step task that claimed it
-(:func:`attempt_claim`) after its commit: a rolled-back decision sends nothing, and a
-lost task shows as an attempt past its deadline.
+Celery task enqueued on commit (one task for the attempts a decision sends together), or
+run by the step task that claimed it (:func:`attempt_claim`) after its commit: a
+rolled-back decision sends nothing, and a lost task shows as an attempt past its deadline.
 """
 
 from __future__ import annotations
@@ -56,21 +56,21 @@ def backoff_ms(failed_attempt: int) -> int:
     return int(min(seconds, settings.SAGA_RETRY_BACKOFF_MAX_SECONDS) * 1000)
 
 
-# Set by a step task while it settles its answer: the first attempt created with no wait
-# is claimed by that task (run right after the commit) instead of being sent to the queue.
-_claims: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("saga_attempt_claims", default=None)
+# Set by a step task while it settles its answer: the attempts created with no wait are
+# claimed by that task (run right after the commit) instead of being sent to the queue.
+_claims: contextvars.ContextVar[list[SagaStep] | None] = contextvars.ContextVar("saga_attempt_claims", default=None)
 
 
 @contextmanager
-def attempt_claim() -> Iterator[list[int]]:
-    """Within it, the first attempt created with no wait is not sent: its id is put in the list.
+def attempt_claim() -> Iterator[list[SagaStep]]:
+    """Within it, the attempts created with no wait are not sent: they are put in the list.
 
-    The caller runs that attempt itself once its transaction has committed. A step task
-    uses it so a saga's sequential steps run back to back in one task, not a queue hop
-    each; an attempt claimed and then lost (the worker died) passes its deadline and the
-    beat task tries it again, as with a lost message.
+    The caller runs those attempts itself once its transaction has committed. A step task
+    uses it so a saga's steps run back to back in one task, not a queue hop each; an
+    attempt claimed and then lost (the worker died) passes its deadline and the beat task
+    tries it again, as with a lost message.
     """
-    claimed: list[int] = []
+    claimed: list[SagaStep] = []
     token = _claims.set(claimed)
     try:
         yield claimed
@@ -142,17 +142,24 @@ def _attempt_row(
 
 
 def _attempts_send(rows: Sequence[SagaStep]) -> None:
-    """Record the attempts (one INSERT) and send each one's command once the transaction commits (after its wait)."""
+    """Record the attempts and send their commands once the transaction commits.
+
+    Those with no wait go together, claimed by the step task in charge (:func:`attempt_claim`)
+    or in one task; one that waits out a backoff goes alone, after its wait.
+    """
     if not rows:
         return
     SagaStep.objects.bulk_create(rows)
+    now = [row for row in rows if not row.wait_before_ms]
     claims = _claims.get()
+    if claims is not None:
+        claims.extend(now)
+    elif now:
+        transaction.on_commit(partial(current_app.send_task, STEP_TASK, args=[row.pk for row in now]))
     for row in rows:
-        if claims is not None and not claims and not row.wait_before_ms:
-            claims.append(row.pk)
-            continue
-        options: dict[str, Any] = {"countdown": row.wait_before_ms / 1000} if row.wait_before_ms else {}
-        transaction.on_commit(partial(current_app.send_task, STEP_TASK, args=[row.pk], **options))
+        if row.wait_before_ms:
+            options: dict[str, Any] = {"countdown": row.wait_before_ms / 1000}
+            transaction.on_commit(partial(current_app.send_task, STEP_TASK, args=[row.pk], **options))
 
 
 def attempt_create(
