@@ -47,6 +47,9 @@ class CommandResult:
     event_types: tuple[str, ...]
     first_position: int | None
     last_position: int | None
+    # The events as appended (at first_position..last_position), so a caller can act on them
+    # without reading them back. Not compared: their metadata carries the command's fresh id.
+    events: tuple[NewEvent, ...] = field(default=(), compare=False, repr=False)
 
 
 def _execute(
@@ -79,18 +82,20 @@ def _execute(
                 decide(aggregate)
                 if not aggregate.pending:
                     return CommandResult(stream_id, aggregate.version, (), None, None)
+                events = tuple(NewEvent(e.type, e.to_data(), metadata) for e in aggregate.pending)
                 result = streams.events_append(
                     stream_id=stream_id,
                     stream_type=aggregate_class.stream_type,
                     expected_version=aggregate.version,
-                    events=[NewEvent(e.type, e.to_data(), metadata) for e in aggregate.pending],
+                    events=events,
                 )
                 return CommandResult(
                     stream_id,
                     result.version,
-                    tuple(e.type for e in aggregate.pending),
+                    tuple(e.event_type for e in events),
                     result.first_position,
                     result.last_position,
+                    events,
                 )
         except WrongExpectedVersion:
             if attempt == retries:

@@ -1,17 +1,20 @@
 """The participants' answers: which event answers which step, and finding an answer already in the store.
 
-An idempotent handler that finds its effect already there appends nothing (a second
-reserve for the same order is a no-op), so a retry after a lost reply gets no new event;
-its answer is the one the participant gave before, read back from the participant's stream.
+A command's answer is the event its handler appended, taken from the handler's result
+(:func:`answer_appended`) rather than read back. An idempotent handler that finds its
+effect already there appends nothing (a second reserve for the same order is a no-op),
+so a retry after a lost reply gets no new event; its answer is the one the participant
+gave before, read back from the participant's stream (:func:`answer_find`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from apps.eventstore.store import event_read, stream_page_read, stream_version
-from apps.eventstore.types import RecordedEvent
+from apps.eventstore.store import stream_page_read, stream_version
+from apps.orders.handlers import CommandResult
 
 SUCCEEDED, REJECTED = "succeeded", "rejected"
 
@@ -40,6 +43,30 @@ _PAGE = 200
 _PAGES = 25
 
 
+class AnswerEvent(Protocol):
+    """What an answer needs of its event: a stored event (``RecordedEvent``) or one just appended."""
+
+    @property
+    def position(self) -> int: ...
+    @property
+    def stream_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _AppendedEvent:
+    position: int
+    stream_id: str
+    event_type: str
+    data: Mapping[str, Any]
+    metadata: Mapping[str, Any]
+
+
 @dataclass(frozen=True)
 class Answer:
     """An event read as the answer to one step of the saga of ``order_id``."""
@@ -49,19 +76,19 @@ class Answer:
     target: str
     status: str
     outcome: str
-    event: RecordedEvent
+    event: AnswerEvent
 
     @property
     def event_id(self) -> str:
         return event_id_of(self.event)
 
 
-def event_id_of(event: RecordedEvent) -> str:
+def event_id_of(event: AnswerEvent) -> str:
     """The id other events name as their cause: the event's own id when it has one, else its position."""
     return str(event.metadata.get("event_id") or event.position)
 
 
-def _outcome(event_type: str, data: dict[str, Any]) -> str:
+def _outcome(event_type: str, data: Mapping[str, Any]) -> str:
     match event_type:
         case "StockReserved":
             return f"reserved {data.get('quantity')}"
@@ -81,7 +108,7 @@ def _outcome(event_type: str, data: dict[str, Any]) -> str:
             return "cancelled"
 
 
-def answer_of(event: RecordedEvent) -> Answer | None:
+def answer_of(event: AnswerEvent) -> Answer | None:
     """The step ``event`` answers, or None for an event that answers none."""
     known = ANSWERS.get(event.event_type)
     order_id = event.data.get("order_id")
@@ -92,10 +119,15 @@ def answer_of(event: RecordedEvent) -> Answer | None:
     return Answer(str(order_id), step, target, status, _outcome(event.event_type, event.data)[:200], event)
 
 
-def answer_at(position: int) -> Answer | None:
-    """The answer appended at ``position`` (what a command just wrote)."""
-    event = event_read(position=position)
-    return None if event is None else answer_of(event)
+def answer_appended(result: CommandResult) -> Answer | None:
+    """The answer a command's handler just appended (its last event), built from its result, not read back.
+
+    Appended at its type's current schema version, the event reads back as written.
+    """
+    if result.last_position is None or not result.events:
+        return None
+    last = result.events[-1]
+    return answer_of(_AppendedEvent(result.last_position, result.stream_id, last.event_type, last.data, last.metadata))
 
 
 def answer_find(*, step: str, target: str, order_id: str) -> Answer | None:

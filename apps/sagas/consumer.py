@@ -15,7 +15,7 @@ from django.db import transaction
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.registry import ConsumerSpec, consumer_register
 from apps.sagas.answers import SAGA_EVENT_TYPES, answer_of
-from apps.sagas.engine import saga_answer_apply, saga_start
+from apps.sagas.engine import saga_answer_apply, saga_answers_taken, saga_start
 from apps.sagas.models import SagaStreamCursor
 
 SAGA_GROUP = "saga.order"
@@ -29,15 +29,19 @@ def saga_stream_cursors(stream_ids: Collection[str]) -> dict[str, int]:
     return dict(rows)
 
 
-def saga_event_apply(event: RecordedEvent) -> None:
-    """What one event means to the orchestrator: a saga to start, or an answer to a step."""
-    if event.event_type == "OrderPlaced":
-        saga_start(event=event)
-        return
-    answer = answer_of(event)
-    if answer is not None:
-        # The step task that sent the command has usually settled it with this answer already.
-        saga_answer_apply(answer, likely_taken=True)
+def saga_events_apply(events: Sequence[RecordedEvent]) -> None:
+    """What ``events`` mean to the orchestrator, in order: sagas to start, answers to steps.
+
+    The answers an attempt already took are turned away in one query for all of them.
+    """
+    answers = {event.position: answer_of(event) for event in events if event.event_type != "OrderPlaced"}
+    # The step task that sent the command has usually settled it with this answer already.
+    taken = saga_answers_taken([answer for answer in answers.values() if answer is not None])
+    for event in events:
+        if event.event_type == "OrderPlaced":
+            saga_start(event=event)
+        elif (answer := answers[event.position]) is not None and (answer.order_id, answer.event_id) not in taken:
+            saga_answer_apply(answer)
 
 
 def saga_events_handle(events: Sequence[RecordedEvent]) -> None:
@@ -63,13 +67,14 @@ def _chunk_apply(events: Sequence[RecordedEvent]) -> None:
             .filter(stream_id__in=stream_ids)
             .values_list("stream_id", "version")
         )
+        fresh: list[RecordedEvent] = []
         advanced: dict[str, RecordedEvent] = {}
         for event in events:
-            if event.version <= cursors.get(event.stream_id, 0):
-                continue
-            saga_event_apply(event)
-            cursors[event.stream_id] = event.version
-            advanced[event.stream_id] = event
+            if event.version > cursors.get(event.stream_id, 0):
+                fresh.append(event)
+                cursors[event.stream_id] = event.version
+                advanced[event.stream_id] = event
+        saga_events_apply(fresh)
         SagaStreamCursor.objects.bulk_create(
             [SagaStreamCursor(stream_id=s, version=e.version, position=e.position) for s, e in advanced.items()],
             update_conflicts=True,

@@ -2,7 +2,9 @@
 
 Every function here runs inside the caller's transaction and takes the saga's row lock
 first, so the consumer, the step tasks, the beat task and the operator actions change a
-saga one at a time. A step's command is sent by a Celery task enqueued on commit, or
+saga one at a time. Under the lock a transition reads the saga's attempts once, decides
+from that list and writes only the columns it changed. A step's command is sent by a
+Celery task enqueued on commit (one task for the attempts a decision sends together), or
 run by the step task that claimed it (:func:`attempt_claim`) after its commit: a
 rolled-back decision sends nothing, and a lost task shows as an attempt past its deadline.
 """
@@ -12,13 +14,14 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.eventstore.store import stream_page_read
@@ -33,6 +36,18 @@ STEP_TASK = "sagas.saga_step_send"
 _OPEN = (SagaStatus.RUNNING, SagaStatus.COMPENSATING)
 _ORDER_SETTLED = frozenset({"OrderConfirmed", "OrderCancelled", "OrderShipped"})
 _SETTLED_LOOKAHEAD = 20
+# The columns a transition changes: saved alone, not the whole row (the context, the command).
+_SAGA_MOVED = ("status", "current_step", "status_reason", "ended_at", "updated_at")
+_ATTEMPT_ANSWERED = (
+    "status",
+    "outcome",
+    "finished_at",
+    "answer_event_id",
+    "answer_event_type",
+    "answer_stream_id",
+    "answer_position",
+)
+_ATTEMPT_ENDED = ("status", "outcome", "error", "finished_at")
 
 
 def backoff_ms(failed_attempt: int) -> int:
@@ -41,21 +56,21 @@ def backoff_ms(failed_attempt: int) -> int:
     return int(min(seconds, settings.SAGA_RETRY_BACKOFF_MAX_SECONDS) * 1000)
 
 
-# Set by a step task while it settles its answer: the first attempt created with no wait
-# is claimed by that task (run right after the commit) instead of being sent to the queue.
-_claims: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("saga_attempt_claims", default=None)
+# Set by a step task while it settles its answer: the attempts created with no wait are
+# claimed by that task (run right after the commit) instead of being sent to the queue.
+_claims: contextvars.ContextVar[list[SagaStep] | None] = contextvars.ContextVar("saga_attempt_claims", default=None)
 
 
 @contextmanager
-def attempt_claim() -> Iterator[list[int]]:
-    """Within it, the first attempt created with no wait is not sent: its id is put in the list.
+def attempt_claim() -> Iterator[list[SagaStep]]:
+    """Within it, the attempts created with no wait are not sent: they are put in the list.
 
-    The caller runs that attempt itself once its transaction has committed. A step task
-    uses it so a saga's sequential steps run back to back in one task, not a queue hop
-    each; an attempt claimed and then lost (the worker died) passes its deadline and the
-    beat task tries it again, as with a lost message.
+    The caller runs those attempts itself once its transaction has committed. A step task
+    uses it so a saga's steps run back to back in one task, not a queue hop each; an
+    attempt claimed and then lost (the worker died) passes its deadline and the beat task
+    tries it again, as with a lost message.
     """
-    claimed: list[int] = []
+    claimed: list[SagaStep] = []
     token = _claims.set(claimed)
     try:
         yield claimed
@@ -67,8 +82,23 @@ def saga_lock(*, saga_id: uuid.UUID) -> SagaInstance:
     return SagaInstance.objects.select_for_update().get(pk=saga_id)
 
 
+def _saga_of_attempt(*, step_id: int) -> SagaInstance:
+    # Locks the saga's row only (of self), as every writer does first; the join just finds it.
+    return SagaInstance.objects.select_for_update(of=("self",)).get(steps__pk=step_id)
+
+
+# The two reads of every transition, written out: compiling them through the ORM took more
+# of a step task's CPU than anything else it does (py-spy), about a quarter of it.
+_ATTEMPTS_SQL = f"SELECT * FROM {SagaStep._meta.db_table} WHERE saga_id = %s ORDER BY sequence, started_at, attempt, id"
+_SAGA_OF_ORDER_SQL = (
+    f"SELECT * FROM {SagaInstance._meta.db_table} WHERE saga_type = %s AND order_id = %s"
+    " ORDER BY started_at DESC LIMIT 1"
+)
+
+
 def saga_attempts(saga: SagaInstance) -> list[SagaStep]:
-    return list(SagaStep.objects.filter(saga=saga).order_by("sequence", "started_at", "attempt", "id"))
+    saga_id = SagaStep._meta.get_field("saga").get_db_prep_value(saga.pk, connection)
+    return list(SagaStep.objects.raw(_ATTEMPTS_SQL, [saga_id]))
 
 
 def saga_view(saga: SagaInstance, attempts: list[SagaStep], *, status: str | None = None) -> plan.SagaView:
@@ -89,24 +119,20 @@ def saga_view(saga: SagaInstance, attempts: list[SagaStep], *, status: str | Non
 
 
 def saga_touch(saga: SagaInstance) -> None:
-    """Save the saga and tell the browsers once the transaction commits."""
+    """Save the saga (inserted when new, else the columns a transition changes) and tell the browsers on commit."""
     saga.updated_at = timezone.now()
-    saga.save()
+    if saga._state.adding:
+        saga.save(force_insert=True)
+    else:
+        saga.save(update_fields=_SAGA_MOVED)
     saga_changed_on_commit(saga_id=str(saga.pk), status=saga.status)
 
 
-def attempt_create(
-    saga: SagaInstance,
-    *,
-    step: plan.StepToSend,
-    attempt: int,
-    max_attempts: int,
-    wait_ms: int,
-    causation_id: str,
+def _attempt_row(
+    saga: SagaInstance, *, step: plan.StepToSend, attempt: int, max_attempts: int, wait_ms: int, causation_id: str
 ) -> SagaStep:
-    """Record an attempt and send its command once the transaction commits (after ``wait_ms``)."""
     sent_at = timezone.now() + dt.timedelta(milliseconds=wait_ms)
-    row = SagaStep.objects.create(
+    return SagaStep(
         saga=saga,
         name=step.name,
         target=step.target,
@@ -123,12 +149,43 @@ def attempt_create(
         deadline_at=sent_at + dt.timedelta(seconds=settings.SAGA_STEP_TIMEOUT_SECONDS),
         compensates=step.compensates,
     )
+
+
+def _attempts_send(rows: Sequence[SagaStep]) -> None:
+    """Record the attempts and send their commands once the transaction commits.
+
+    Those with no wait go together, claimed by the step task in charge (:func:`attempt_claim`)
+    or in one task; one that waits out a backoff goes alone, after its wait.
+    """
+    if not rows:
+        return
+    SagaStep.objects.bulk_create(rows)
+    now = [row for row in rows if not row.wait_before_ms]
     claims = _claims.get()
-    if claims is not None and not claims and not wait_ms:
-        claims.append(row.pk)
-        return row
-    options: dict[str, Any] = {"countdown": wait_ms / 1000} if wait_ms else {}
-    transaction.on_commit(lambda: current_app.send_task(STEP_TASK, args=[row.pk], **options))
+    if claims is not None:
+        claims.extend(now)
+    elif now:
+        transaction.on_commit(partial(current_app.send_task, STEP_TASK, args=[row.pk for row in now]))
+    for row in rows:
+        if row.wait_before_ms:
+            options: dict[str, Any] = {"countdown": row.wait_before_ms / 1000}
+            transaction.on_commit(partial(current_app.send_task, STEP_TASK, args=[row.pk], **options))
+
+
+def attempt_create(
+    saga: SagaInstance,
+    *,
+    step: plan.StepToSend,
+    attempt: int,
+    max_attempts: int,
+    wait_ms: int,
+    causation_id: str,
+) -> SagaStep:
+    """Record an attempt and send its command once the transaction commits (after ``wait_ms``)."""
+    row = _attempt_row(
+        saga, step=step, attempt=attempt, max_attempts=max_attempts, wait_ms=wait_ms, causation_id=causation_id
+    )
+    _attempts_send([row])
     return row
 
 
@@ -149,7 +206,7 @@ def decision_apply(
         number = numbers.get((step.name, step.target), 0) + 1
         budget = number + settings.SAGA_STEP_MAX_ATTEMPTS - 1
         created.append(
-            attempt_create(saga, step=step, attempt=number, max_attempts=budget, wait_ms=0, causation_id=causation_id)
+            _attempt_row(saga, step=step, attempt=number, max_attempts=budget, wait_ms=0, causation_id=causation_id)
         )
     saga.status = decision.status
     saga.current_step = decision.current_step
@@ -157,13 +214,22 @@ def decision_apply(
         saga.status_reason = decision.status_reason
     ended = decision.status in (SagaStatus.COMPLETED, SagaStatus.COMPENSATED)
     saga.ended_at = timezone.now() if ended else None
+    # Saved first: a saga being started is inserted here, before the attempts that refer to it.
     saga_touch(saga)
+    _attempts_send(created)
     return created
 
 
-def saga_replan(saga: SagaInstance, *, causation_id: str, status: str | None = None) -> list[SagaStep]:
-    """Decide from the saga's attempts what it does next, and do it."""
-    attempts = saga_attempts(saga)
+def saga_replan(
+    saga: SagaInstance, *, causation_id: str, status: str | None = None, attempts: list[SagaStep] | None = None
+) -> list[SagaStep]:
+    """Decide from the saga's attempts what it does next, and do it.
+
+    ``attempts`` are the saga's attempts when the caller has read them under the lock (and
+    changed some since); they are read here otherwise.
+    """
+    if attempts is None:
+        attempts = saga_attempts(saga)
     decision = plan.saga_next(saga_view(saga, attempts, status=status))
     return decision_apply(saga, decision, causation_id=causation_id, attempts=attempts)
 
@@ -183,7 +249,8 @@ def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
         for line in event.data["lines"]
     ]
     now = timezone.now()
-    saga = SagaInstance.objects.create(
+    # Inserted with its first decision already taken (see decision_apply): one INSERT, no UPDATE.
+    saga = SagaInstance(
         saga_type=SAGA_TYPE,
         order_id=order_id,
         correlation_id=event.correlation_id or str(uuid.uuid4()),
@@ -199,45 +266,59 @@ def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
         started_at=now,
         updated_at=now,
     )
-    saga_replan(saga, causation_id=saga.trigger_event_id)
+    saga_replan(saga, causation_id=saga.trigger_event_id, attempts=[])
     return saga
 
 
 def saga_of_order(*, order_id: str) -> SagaInstance | None:
     """The order's saga, locked."""
-    return (
-        SagaInstance.objects.select_for_update()
-        .filter(saga_type=SAGA_TYPE, order_id=order_id)
-        .order_by("-started_at")
-        .first()
-    )
+    # SQLite has no FOR UPDATE (and takes a whole-database write lock instead).
+    sql = _SAGA_OF_ORDER_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    return next(iter(SagaInstance.objects.raw(sql, [SAGA_TYPE, order_id])), None)
 
 
-def _latest(saga: SagaInstance, *, name: str, target: str) -> SagaStep | None:
-    return SagaStep.objects.filter(saga=saga, name=name, target=target).order_by("-attempt").first()
+def _latest(attempts: list[SagaStep], *, name: str, target: str) -> SagaStep | None:
+    matching = [row for row in attempts if row.name == name and row.target == target]
+    return max(matching, key=lambda row: row.attempt, default=None)
 
 
-def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
+def _attempt_of(attempts: list[SagaStep], step_id: int) -> SagaStep:
+    return next(row for row in attempts if row.pk == step_id)
+
+
+def saga_answers_taken(answers: Sequence[Answer]) -> set[tuple[str, str]]:
+    """(order id, event id) of each of ``answers`` an attempt has already taken, in one query.
+
+    Most answers come twice (the step task takes its answer from its command, the consumer
+    gets the event): the consumer turns the taken ones away without waiting for the saga's
+    lock. Not taken yet means nothing under concurrency: the check under the lock decides.
+    """
+    if not answers:
+        return set()
+    rows = SagaStep.objects.filter(
+        saga__saga_type=SAGA_TYPE,
+        saga__order_id__in={answer.order_id for answer in answers},
+        answer_event_id__in={answer.event_id for answer in answers},
+    ).values_list("saga__order_id", "answer_event_id")
+    return set(rows)
+
+
+def saga_answer_apply(answer: Answer) -> bool:
     """Settle the attempt ``answer`` answers and move the saga on; False when it changed nothing.
 
     The newest attempt of the step takes the answer even after its deadline (a late reply
     is still the participant's answer); an answer already taken, or one for a step that
     is settled, changes nothing.
     """
-    # Most answers come twice (the step task reads its answer back, the consumer gets the
-    # event): the consumer's copy (``likely_taken``) is turned away without waiting for the
-    # saga's lock. Not taken yet means nothing under concurrency: the check under the lock decides.
-    if (
-        likely_taken
-        and SagaStep.objects.filter(
-            saga__saga_type=SAGA_TYPE, saga__order_id=answer.order_id, answer_event_id=answer.event_id
-        ).exists()
-    ):
-        return False
     saga = saga_of_order(order_id=answer.order_id)
-    if saga is None or SagaStep.objects.filter(saga=saga, answer_event_id=answer.event_id).exists():
+    if saga is None:
         return False
-    attempt = _latest(saga, name=answer.step, target=answer.target)
+    # Read after the lock is granted, in a statement of its own: a read joined to the lock
+    # would see the attempts as they were before it waited.
+    attempts = saga_attempts(saga)
+    if any(row.answer_event_id == answer.event_id for row in attempts):
+        return False
+    attempt = _latest(attempts, name=answer.step, target=answer.target)
     if attempt is None:
         if answer.step != "cancel_order" or saga.status not in (
             SagaStatus.RUNNING,
@@ -248,7 +329,7 @@ def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
         # The order was cancelled from outside (a customer's cancel), even after the saga
         # confirmed it: undo what the saga did (refund the payment, release the stock).
         saga.status_reason = f"order cancelled outside the saga: {answer.event.data.get('reason', '')}"[:2000]
-        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING)
+        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING, attempts=attempts)
         return True
     if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.REJECTED):
         return False
@@ -260,26 +341,26 @@ def saga_answer_apply(answer: Answer, *, likely_taken: bool = False) -> bool:
     attempt.answer_event_type = answer.event.event_type
     attempt.answer_stream_id = answer.event.stream_id
     attempt.answer_position = answer.event.position
-    attempt.save()
+    attempt.save(update_fields=_ATTEMPT_ANSWERED)
     if saga.status == SagaStatus.COMPLETED:
         saga_touch(saga)
     elif saga.status == SagaStatus.COMPENSATED:
-        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING)
+        saga_replan(saga, causation_id=answer.event_id, status=SagaStatus.COMPENSATING, attempts=attempts)
     else:
-        saga_replan(saga, causation_id=answer.event_id)
+        saga_replan(saga, causation_id=answer.event_id, attempts=attempts)
     return True
 
 
 def attempt_settle_without_answer(*, step_id: int, outcome: str) -> None:
     """A command that found nothing to do and no earlier answer (a release of stock never reserved)."""
-    step = SagaStep.objects.select_related("saga").get(pk=step_id)
-    saga = saga_lock(saga_id=step.saga_id)
-    step.refresh_from_db()
+    saga = _saga_of_attempt(step_id=step_id)
+    attempts = saga_attempts(saga)
+    step = _attempt_of(attempts, step_id)
     if step.status != AttemptStatus.PENDING:
         return
     step.status, step.outcome, step.finished_at = AttemptStatus.SUCCEEDED, outcome[:200], timezone.now()
-    step.save()
-    saga_replan(saga, causation_id=step.causation_id)
+    step.save(update_fields=_ATTEMPT_ENDED)
+    saga_replan(saga, causation_id=step.causation_id, attempts=attempts)
 
 
 def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", retry: bool = True) -> bool:
@@ -287,13 +368,13 @@ def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", re
 
     Returns False when the attempt was no longer pending (answered, or ended by someone else).
     """
-    step = SagaStep.objects.select_related("saga").get(pk=step_id)
-    saga = saga_lock(saga_id=step.saga_id)
-    step.refresh_from_db()
+    saga = _saga_of_attempt(step_id=step_id)
+    attempts = saga_attempts(saga)
+    step = _attempt_of(attempts, step_id)
     if step.status != AttemptStatus.PENDING:
         return False
     step.status, step.outcome, step.error, step.finished_at = status, outcome[:200], error, timezone.now()
-    step.save()
+    step.save(update_fields=_ATTEMPT_ENDED)
     # While compensating, an action that did not answer is not sent again: it is undone.
     again = (
         retry
@@ -302,7 +383,7 @@ def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", re
         and not (saga.status == SagaStatus.COMPENSATING and step.kind == plan.ACTION)
     )
     if not again:
-        saga_replan(saga, causation_id=step.causation_id)
+        saga_replan(saga, causation_id=step.causation_id, attempts=attempts)
         return True
     resend = plan.StepToSend(step.name, step.target, step.command)
     attempt_create(

@@ -1,25 +1,29 @@
-"""Sending one step attempt's command to its participant, and reading back the answer.
+"""Sending step attempts' commands to their participants, and settling their answers.
 
-The answer is read from the store right after the command (the event it appended, or,
-when the handler found its effect already there, the participant's earlier answer), and
-settled through the same function as the consumer's copy of it: whichever comes first
-settles the attempt and the other changes nothing. A command the participant swallowed
-answers nothing; the attempt's deadline takes over. When the answer moves the saga on
-to a step that needs no wait, the same task runs that step next (no queue hop).
+The answer is the event the command appended, as its handler returned it (or, when the
+handler found its effect already there, the participant's earlier answer, read from the
+store), settled through the same function as the consumer's copy of it: whichever comes
+first settles the attempt and the other changes nothing. A command the participant
+swallowed answers nothing; the attempt's deadline takes over. When the answer moves the
+saga on to steps that need no wait, the same task runs them next (no queue hop).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections import deque
+from collections.abc import Sequence
 from functools import partial
 
 from celery import current_app
 from django.db import transaction
+from django.utils import timezone
 
 from apps.orders.domain import commands as cmds
 from apps.orders.domain.errors import DomainError
 from apps.orders.handlers import CommandContext
-from apps.sagas.answers import answer_at, answer_find
+from apps.sagas.answers import answer_appended, answer_find
 from apps.sagas.attempts import attempt_still_pending
 from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, attempt_settle_without_answer, saga_answer_apply
 from apps.sagas.models import AttemptStatus, SagaStep
@@ -47,31 +51,39 @@ def command_build(command: dict[str, object]) -> object:
 _CHAIN_LIMIT = 50
 
 
-def saga_step_run(*, step_id: int) -> None:
-    """Run attempt ``step_id``, then each next step its answer leads to, back to back in this task.
+def saga_steps_run(*, step_ids: Sequence[int]) -> None:
+    """Run the attempts ``step_ids`` that are still pending, then the next steps their answers lead to, back to back.
 
-    When an answer moves the saga on to steps that need no wait, the first of them is
-    claimed here (:func:`attempt_claim`) and run after the commit, without a round trip
-    through the queue; the others sent with it (a reservation per line) and retries after a
-    backoff go through the queue as their own tasks. A claim is not a queued message: if
-    the worker dies before running it, Celery redelivers nothing for it, and the attempt
-    waits out its deadline (``SAGA_STEP_TIMEOUT_SECONDS``) before the beat task retries it.
-    Called inside an outer transaction (tests), the claimed step runs before that commits.
+    The attempts a decision sends together (a reservation per line) come in one task and
+    run one after the other. When an answer moves the saga on to steps that need no wait,
+    they are claimed here (:func:`attempt_claim`) and run after the commit, without a round
+    trip through the queue; retries after a backoff go through the queue as their own
+    tasks. A claim is not a queued message: if the worker dies before running it, Celery
+    redelivers nothing for it, and the attempt waits out its deadline
+    (``SAGA_STEP_TIMEOUT_SECONDS``) before the beat task retries it. Called inside an outer
+    transaction (tests), the claimed steps run before that commits.
     """
-    next_id: int | None = step_id
+    read_at = timezone.now()
+    queue = deque(
+        SagaStep.objects.select_related("saga").filter(pk__in=step_ids, status=AttemptStatus.PENDING).order_by("pk")
+    )
     for _ in range(_CHAIN_LIMIT):
-        if next_id is None:
+        if not queue:
             return
-        next_id = _attempt_run(step_id=next_id)
-    if next_id is not None:
-        current_app.send_task(STEP_TASK, args=[next_id])
+        queue.extend(_attempt_run(queue.popleft(), read_at=read_at))
+    if queue:
+        current_app.send_task(STEP_TASK, args=[step.pk for step in queue])
 
 
-def _attempt_run(*, step_id: int) -> int | None:
-    """Send attempt ``step_id``'s command if it is still pending and settle it; returns the attempt claimed next."""
-    step = SagaStep.objects.select_related("saga").filter(pk=step_id).first()
-    if step is None or step.status != AttemptStatus.PENDING:
-        return None
+def _attempt_run(step: SagaStep, *, read_at: dt.datetime) -> list[SagaStep]:
+    """Send pending attempt ``step``'s command and settle its answer; returns the attempts claimed next."""
+    # The row was read pending at ``read_at``, or created since, by this task. Only the beat
+    # task ends a pending attempt that has no answer, and only past its deadline: an attempt
+    # whose deadline passed while it waited behind others here is read again.
+    deadline = step.deadline_at
+    if deadline is not None and read_at < deadline <= timezone.now() and not attempt_still_pending(step.pk):
+        return []
+    step_id = step.pk
     ctx = CommandContext(
         actor=SAGA_ACTOR, correlation_id=step.saga.correlation_id, causation_id=step.causation_id or None
     )
@@ -88,16 +100,16 @@ def _attempt_run(*, step_id: int) -> int | None:
             attempt_fail(
                 step_id=step_id, status=AttemptStatus.ERRORED, outcome=f"refused: {exc}", error=repr(exc), retry=False
             )
-        return claimed[0] if claimed else None
+        return claimed
     except Exception as exc:
         logger.info("saga step %s (%s %s) failed: %r", step_id, step.name, step.target, exc)
         with attempt_claim() as claimed, transaction.atomic():
             attempt_fail(step_id=step_id, status=AttemptStatus.ERRORED, outcome=f"errored: {exc}", error=repr(exc))
-        return claimed[0] if claimed else None
+        return claimed
     if result is None:
-        return None
+        return []
     if result.last_position is not None:
-        answer = answer_at(result.last_position)
+        answer = answer_appended(result)
     else:
         answer = answer_find(step=step.name, target=step.target, order_id=step.saga.order_id)
     with attempt_claim() as claimed, transaction.atomic():
@@ -105,4 +117,4 @@ def _attempt_run(*, step_id: int) -> int | None:
             saga_answer_apply(answer)
         else:
             attempt_settle_without_answer(step_id=step_id, outcome="nothing to do: no earlier effect to undo")
-    return claimed[0] if claimed else None
+    return claimed

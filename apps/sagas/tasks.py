@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.sagas.steps import saga_step_run
+from apps.sagas.steps import saga_steps_run
 from apps.sagas.timeouts import saga_overdue_attempts_handle as overdue_handle
 
 
+# One or more attempt ids: the attempts a decision sends together run back to back in one task.
 @shared_task(name="sagas.saga_step_send", ignore_result=True)
-def saga_step_send(step_id: int) -> None:
-    saga_step_run(step_id=step_id)
+def saga_step_send(*step_ids: int) -> None:
+    saga_steps_run(step_ids=step_ids)
 
 
 @shared_task(name="sagas.saga_overdue_attempts_handle")

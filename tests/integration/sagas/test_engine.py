@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.eventstore.store import stream_read
+from apps.eventstore.store import correlation_read, stream_read
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
-from apps.sagas.answers import answer_of
+from apps.sagas import steps
+from apps.sagas.answers import answer_appended, answer_of
+from apps.sagas.consumer import saga_events_handle
 from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, saga_answer_apply, saga_start
 from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
-from apps.sagas.steps import saga_step_run
+from apps.sagas.steps import saga_steps_run
 from apps.sagas.timeouts import saga_overdue_attempts_handle
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,10 +27,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CTX = handlers.CommandContext(actor="engine-test", correlation_id="corr-engine")
 
 
-def placed(order_id: str, *, sku: str = "sku-e") -> None:
-    handlers.add_stock(cmds.AddStock(sku=sku, quantity=10), CTX)
-    line = cmds.OrderLine(sku=sku, quantity=1, unit_price_cents=100)
-    handlers.place_order(cmds.PlaceOrder(order_id=order_id, customer_id="c", currency="EUR", lines=(line,)), CTX)
+def placed(order_id: str, *, skus: tuple[str, ...] = ("sku-e",)) -> None:
+    for sku in skus:
+        handlers.add_stock(cmds.AddStock(sku=sku, quantity=10), CTX)
+    lines = tuple(cmds.OrderLine(sku=sku, quantity=1, unit_price_cents=100) for sku in skus)
+    handlers.place_order(cmds.PlaceOrder(order_id=order_id, customer_id="c", currency="EUR", lines=lines), CTX)
 
 
 def saga_placed(order_id: str) -> tuple[SagaInstance, SagaStep]:
@@ -35,6 +41,10 @@ def saga_placed(order_id: str) -> tuple[SagaInstance, SagaStep]:
         saga = saga_start(event=stream_read(stream_id=f"order-{order_id}")[0])
     assert saga is not None
     return saga, SagaStep.objects.get(saga=saga, name="reserve_stock")
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    return [query["sql"].split(" WHERE ")[0][:90] for query in queries.captured_queries]
 
 
 def test_an_order_settled_before_its_orderplaced_arrives_starts_no_saga(settings: object) -> None:
@@ -88,7 +98,7 @@ def test_a_step_task_runs_the_sagas_next_steps_itself_and_queues_none(monkeypatc
     assert sent == [(STEP_TASK, [reserve.pk])]
 
     # One task: the reservation, then the payment and the confirmation it leads to.
-    saga_step_run(step_id=reserve.pk)
+    saga_steps_run(step_ids=[reserve.pk])
 
     saga.refresh_from_db()
     steps = list(SagaStep.objects.filter(saga=saga).order_by("pk").values_list("name", "status"))
@@ -110,7 +120,7 @@ def test_a_claimed_attempt_its_task_never_ran_is_timed_out_and_sent_again(monkey
     # The task settles the reservation and claims the payment step, then dies before running it.
     with attempt_claim() as claimed, transaction.atomic():
         saga_answer_apply(answer)
-    (lost,) = claimed
+    (lost,) = [row.pk for row in claimed]
     # Claimed, so not queued: only the reservation was ever sent.
     assert SagaStep.objects.get(pk=lost).name == "authorize_payment"
     assert sent == [(STEP_TASK, [reserve.pk])]
@@ -121,4 +131,111 @@ def test_a_claimed_attempt_its_task_never_ran_is_timed_out_and_sent_again(monkey
     attempts = list(SagaStep.objects.filter(saga=saga, name="authorize_payment").order_by("attempt"))
     assert handled == 1
     assert [(a.attempt, a.status) for a in attempts] == [(1, AttemptStatus.TIMED_OUT), (2, AttemptStatus.PENDING)]
+    assert sent[-1] == (STEP_TASK, [attempts[1].pk])
+
+
+def test_the_answer_a_command_returns_is_the_one_the_store_reads_back() -> None:
+    handlers.add_stock(cmds.AddStock(sku="sku-a", quantity=1), CTX)
+    reserved = handlers.reserve_stock(cmds.ReserveStock(sku="sku-a", order_id="o-a", quantity=1), CTX)
+    rejected = handlers.reserve_stock(cmds.ReserveStock(sku="sku-a", order_id="o-b", quantity=1), CTX)
+
+    built = [answer_appended(result) for result in (reserved, rejected)]
+    read = [answer_of(event) for event in stream_read(stream_id="stock-sku-a")[1:]]
+
+    assert [(a.step, a.target, a.status, a.outcome, a.event_id) for a in built if a is not None] == [
+        ("reserve_stock", "sku-a", "succeeded", "reserved 1", str(reserved.last_position)),
+        ("reserve_stock", "sku-a", "rejected", "rejected: 1 asked, 0 available", str(rejected.last_position)),
+    ]
+    assert [(a.order_id, a.step, a.target, a.status, a.outcome, a.event_id) for a in built if a is not None] == [
+        (a.order_id, a.step, a.target, a.status, a.outcome, a.event_id) for a in read if a is not None
+    ]
+    assert [(a.event.stream_id, a.event.event_type, dict(a.event.data)) for a in built if a is not None] == [
+        (a.event.stream_id, a.event.event_type, dict(a.event.data)) for a in read if a is not None
+    ]
+
+
+def test_an_answer_settles_its_attempt_and_records_the_next_step_in_seven_statements() -> None:
+    _, reserve = saga_placed("o-count")
+    result = handlers.reserve_stock(cmds.ReserveStock(sku="sku-e", order_id="o-count", quantity=1), CTX)
+    answer = answer_appended(result)
+    assert answer is not None
+
+    with CaptureQueriesContext(connection) as queries, attempt_claim() as claimed, transaction.atomic():
+        saga_answer_apply(answer)
+
+    # BEGIN, lock the saga, read its attempts, settle the attempt, move the saga, record the next, COMMIT.
+    assert len(queries) <= 7, "\n".join(_statements(queries))
+    assert [row.name for row in claimed] == ["authorize_payment"]
+    assert SagaStep.objects.get(pk=reserve.pk).status == AttemptStatus.SUCCEEDED
+
+
+def test_the_consumer_turns_away_answers_already_taken_with_one_query_per_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = _sends_recorded(monkeypatch)
+    saga, _ = saga_placed("o-taken")
+    saga_steps_run(step_ids=sent[0][1])
+    answers = [event for event in correlation_read(correlation_id=saga.correlation_id) if answer_of(event)]
+    assert len(answers) == 3
+    steps_before = list(SagaStep.objects.filter(saga=saga).order_by("pk").values())
+
+    with CaptureQueriesContext(connection) as queries:
+        saga_events_handle(answers)
+
+    # BEGIN, the cursors, which answers are taken, the cursors written, COMMIT: no saga lock.
+    assert len(queries) == 5, "\n".join(_statements(queries))
+    assert list(SagaStep.objects.filter(saga=saga).order_by("pk").values()) == steps_before
+
+
+def test_a_saga_start_sends_its_reservations_in_one_task_that_runs_them_back_to_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = _sends_recorded(monkeypatch)
+    placed("o-lines", skus=("sku-x", "sku-y"))
+    with transaction.atomic():
+        saga = saga_start(event=stream_read(stream_id="order-o-lines")[0])
+    assert saga is not None
+    reserves = list(SagaStep.objects.filter(saga=saga).order_by("pk").values_list("pk", "target"))
+    assert [target for _, target in reserves] == ["sku-x", "sku-y"]
+    assert sent == [(STEP_TASK, [pk for pk, _ in reserves])]
+
+    saga_steps_run(step_ids=sent[0][1])
+
+    saga.refresh_from_db()
+    assert saga.status == SagaStatus.COMPLETED
+    assert len(sent) == 1
+    assert [e.event_type for e in stream_read(stream_id="stock-sku-x")] == ["StockAdded", "StockReserved"]
+    assert [e.event_type for e in stream_read(stream_id="stock-sku-y")] == ["StockAdded", "StockReserved"]
+
+
+def test_an_attempt_the_beat_timed_out_while_it_waited_behind_another_in_its_task_is_not_sent(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    sent = _sends_recorded(monkeypatch)
+    settings.SAGA_STEP_TIMEOUT_SECONDS = 0.3
+    placed("o-behind", skus=("sku-p", "sku-q"))
+    with transaction.atomic():
+        saga = saga_start(event=stream_read(stream_id="order-o-behind")[0])
+    assert saga is not None
+    first, second = SagaStep.objects.filter(saga=saga).order_by("pk")
+    command_run = steps.participant_command_run
+
+    def slow_on_sku_p(*, command: Any, **kwargs: Any) -> Any:
+        # The first reservation takes long enough for the second, waiting behind it in the
+        # task, to pass its deadline; the beat task times it out meanwhile.
+        result = command_run(command=command, **kwargs)
+        if getattr(command, "sku", "") == "sku-p":
+            assert second.deadline_at is not None
+            time.sleep(max(0.0, (second.deadline_at - timezone.now()).total_seconds()) + 0.05)
+            assert saga_overdue_attempts_handle() == 1
+        return result
+
+    monkeypatch.setattr(steps, "participant_command_run", slow_on_sku_p)
+
+    saga_steps_run(step_ids=[first.pk, second.pk])
+
+    attempts = list(SagaStep.objects.filter(saga=saga, target="sku-q").order_by("attempt"))
+    assert [(a.attempt, a.status) for a in attempts] == [(1, AttemptStatus.TIMED_OUT), (2, AttemptStatus.PENDING)]
+    # The timed-out attempt was not sent; its retry waits out its backoff in the queue.
+    assert [e.event_type for e in stream_read(stream_id="stock-sku-q")] == ["StockAdded"]
     assert sent[-1] == (STEP_TASK, [attempts[1].pk])

@@ -11,7 +11,7 @@ from django.db import transaction
 from apps.messaging.codec import event_encode, event_headers, event_key
 from apps.messaging.producer import producer_create
 from apps.sagas.answers import answer_of
-from apps.sagas.consumer import saga_event_apply
+from apps.sagas.consumer import saga_events_apply
 from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
 from tests.integration.sagas.orders import (
     event_types,
@@ -47,7 +47,7 @@ def test_a_duplicated_order_placed_starts_no_second_saga_and_sends_no_step_twice
     # And handed straight to the orchestrator, past the consumer host's cursors.
     for event in events:
         with transaction.atomic():
-            saga_event_apply(event)
+            saga_events_apply([event])
     replayed = [answer_of(event) for event in events[1:]]
     # A later saga completing, and a pause, give the copies time to be consumed.
     later = order_place(("sku-dup", 1, 100))
