@@ -46,6 +46,9 @@ def consumer_create(*, group_id: str, **overrides: Any) -> KafkaConsumer:
         "fetch_min_bytes": settings.KAFKA_CONSUMER_FETCH_MIN_BYTES,
         "fetch_max_wait_ms": settings.KAFKA_CONSUMER_FETCH_MAX_WAIT_MS,
         "allow_auto_create_topics": False,
+        # Nothing reads kafka-python's own sensors (lag comes from the lag sampler), and they
+        # are recorded on every fetch and every request of every group.
+        "metrics_enabled": False,
     }
     config.update(overrides)
     return KafkaConsumer(**config)
