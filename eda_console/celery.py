@@ -69,11 +69,12 @@ class ConsumerHostStep(bootsteps.StartStopStep):
         from apps.messaging.registry import consumer_specs_selected
         from eda_console.consumer_process import ConsumerProcess
 
-        try:
-            consumer_specs_selected(settings.CONSUMER_GROUPS)
-        except ValueError as exc:
-            # A mistyped name stops the worker here, not a child process it would go on without.
-            raise ImproperlyConfigured(f"CONSUMER_GROUPS: {exc}") from None
+        for setting in ("CONSUMER_GROUPS", "KAFKA_CONSUMER_BACKGROUND_GROUPS"):
+            try:
+                consumer_specs_selected(getattr(settings, setting))
+            except ValueError as exc:
+                # A mistyped name stops the worker here, not a child process it would go on without.
+                raise ImproperlyConfigured(f"{setting}: {exc}") from None
         self.host = ConsumerProcess(stop_timeout=_WARM_STOP_SECONDS)
         self.host.start()
 

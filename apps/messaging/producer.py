@@ -44,6 +44,9 @@ def producer_create(**overrides: Any) -> KafkaProducer:
         # Topics are made by topics_ensure with their settings, never by a first send.
         "allow_auto_create_topics": False,
         "compression_type": producer_compression_type(),
+        # Nothing here reads kafka-python's own sensors, which it records on every batch and
+        # request; a caller that wants them (a test of the codec) passes metrics_enabled=True.
+        "metrics_enabled": False,
     }
     config.update(overrides)
     return KafkaProducer(**config)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Literal, TypedDict
 
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,9 @@ PUSH_GROUPS = frozenset(
 
 # How long a sync caller waits for its push to reach Redis before giving up on it.
 PUSH_SEND_TIMEOUT_SECONDS = 2.0
+# How long a process trusts what it last learnt of a group's members (push_group_watched):
+# a socket that joins gets that group's pushes at most this much later.
+PUSH_WATCH_SECONDS = 1.0
 
 
 class LiveRow(TypedDict):
@@ -167,6 +171,46 @@ def push_send(*, group: str, message: PushMessage) -> None:
         future.result(timeout=PUSH_SEND_TIMEOUT_SECONDS)
     except concurrent.futures.TimeoutError:
         logger.warning("push of %s to %s timed out", message["type"], group)
+
+
+async def _group_members_count(group: str) -> int:
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisChannelLayer):
+        return 1  # no way to ask: count the group as watched, so the push goes out as before
+    # channels_redis keeps a group as a sorted set of channel names scored by when each
+    # (re)joined; older than group_expiry, a member is one group_send no longer reaches.
+    connection = layer.connection(layer.consistent_hash(group))
+    return int(await connection.zcount(layer._group_key(group), time.time() - layer.group_expiry, "+inf"))
+
+
+_watched: dict[str, tuple[float, bool]] = {}
+
+
+def push_group_watched(group: str) -> bool:
+    """Whether any socket is in ``group``, asked of the channel layer at most once per ``PUSH_WATCH_SECONDS``.
+
+    For a sender whose push costs work to build (the live stream renders every event):
+    nobody watching, it skips the work. A socket that joins gets the group's pushes within
+    ``PUSH_WATCH_SECONDS``; one that leaves stops them as fast. When the layer cannot be
+    asked the answer is yes, and the push is tried (and logged when it fails) as before.
+    """
+    now = time.monotonic()
+    known = _watched.get(group)
+    if known is not None and now - known[0] < PUSH_WATCH_SECONDS:
+        return known[1]
+    future = asyncio.run_coroutine_threadsafe(_group_members_count(group), _push_loop.get())
+    try:
+        watched = future.result(timeout=PUSH_SEND_TIMEOUT_SECONDS) > 0
+    except Exception:
+        logger.warning("could not count the members of %s; pushing as if watched", group, exc_info=True)
+        watched = True
+    _watched[group] = (now, watched)
+    return watched
+
+
+def push_watch_forget() -> None:
+    """Drop what this process knew of every group's members, so the next check asks the channel layer."""
+    _watched.clear()
 
 
 class _Pending(TypedDict):

@@ -29,8 +29,11 @@ def consumer_create(*, group_id: str, **overrides: Any) -> KafkaConsumer:
     """A KafkaConsumer for ``group_id`` as the host runs it: manual commits, from the earliest offset.
 
     Session, heartbeat, poll-interval and fetch settings come from the ``KAFKA_CONSUMER_*``
-    settings (short timings let a group form in seconds on Tansu).
+    settings (short timings let a group form in seconds on Tansu); a group named in
+    ``KAFKA_CONSUMER_BACKGROUND_GROUPS`` waits ``KAFKA_CONSUMER_BACKGROUND_FETCH_MAX_WAIT_MS``
+    for a fetch instead of ``KAFKA_CONSUMER_FETCH_MAX_WAIT_MS``.
     """
+    background = group_id in settings.KAFKA_CONSUMER_BACKGROUND_GROUPS
     config: dict[str, Any] = {
         "bootstrap_servers": settings.KAFKA_BOOTSTRAP_SERVERS,
         "group_id": group_id,
@@ -44,8 +47,15 @@ def consumer_create(*, group_id: str, **overrides: Any) -> KafkaConsumer:
         # The broker holds a fetch until this much is there or the wait is over: fewer,
         # fuller batches, whose fixed cost (a transaction, a commit) is shared by more events.
         "fetch_min_bytes": settings.KAFKA_CONSUMER_FETCH_MIN_BYTES,
-        "fetch_max_wait_ms": settings.KAFKA_CONSUMER_FETCH_MAX_WAIT_MS,
+        "fetch_max_wait_ms": (
+            settings.KAFKA_CONSUMER_BACKGROUND_FETCH_MAX_WAIT_MS
+            if background
+            else settings.KAFKA_CONSUMER_FETCH_MAX_WAIT_MS
+        ),
         "allow_auto_create_topics": False,
+        # Nothing reads kafka-python's own sensors (lag comes from the lag sampler), and they
+        # are recorded on every fetch and every request of every group.
+        "metrics_enabled": False,
     }
     config.update(overrides)
     return KafkaConsumer(**config)

@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connections
 from django.test import Client
 
-from apps.messaging.push import PUSH_GROUPS
+from apps.messaging.push import PUSH_GROUPS, push_watch_forget
 from apps.orders import handlers
 from apps.orders.domain import commands as cmds
 from apps.orders.handlers import CommandContext
@@ -123,6 +123,8 @@ async def sockets_isolated() -> AsyncIterator[None]:
     for group in PUSH_GROUPS:
         async with layer.connection(layer.consistent_hash(group)) as redis:
             await redis.delete(layer._group_key(group))
+    # What this process learnt of those members is stale too.
+    push_watch_forget()
     yield
     # The consumers' database calls ran in asgiref's worker thread: close its connection
     # there, or the test database cannot be dropped at the end of the run.

@@ -4,6 +4,7 @@ looks like, and that whatever ends a socket takes it out of its groups."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,16 +14,20 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from apps.console import live
 from apps.console.consumers import PushConsumer
 from apps.console.live import live_events_push
 from apps.console.push_renderers import push_socket_url
 from apps.console.selectors.events import correlation_event_list, event_recent_list
+from apps.eventstore.types import RecordedEvent
 from apps.messaging.push import (
     LAG_GROUP,
     LIVE_EVENTS_GROUP,
+    PUSH_WATCH_SECONDS,
     READ_MODEL_GROUP,
     REBUILD_GROUP,
     LagSampledMessage,
+    LiveRow,
 )
 from apps.projections.models import ProjectionRebuild
 from apps.projections.progress import rebuild_progress_push
@@ -90,6 +95,42 @@ async def test_viewer_receives_pushed_events_escaped(hostile_order: HostileOrder
         assert_no_raw_markup(html)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message["rows"][0]
     await communicator.disconnect()
+
+
+async def test_live_stream_renders_nothing_while_nobody_watches_and_rows_flow_soon_after_a_browser_joins(
+    hostile_order: HostileOrder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rendered: list[int] = []
+    row_render = live.live_row_render
+
+    def row_render_counted(event: RecordedEvent) -> LiveRow:
+        rendered.append(event.position)
+        return row_render(event)
+
+    monkeypatch.setattr(live, "live_row_render", row_render_counted)
+    events = await sync_to_async(correlation_event_list)(correlation_id=hostile_order.correlation_id)
+
+    await sync_to_async(live_events_push)(events)
+    assert rendered == []
+
+    viewer = await sync_to_async(user_with_role)("victor", "viewer")
+    communicator, connected = await socket_connect(LIVE, viewer)
+    assert connected
+    # The pusher has just found nobody: it asks again within PUSH_WATCH_SECONDS, as the consumer would.
+    joined = time.monotonic()
+    while True:
+        await sync_to_async(live_events_push)(events)
+        if not await communicator.receive_nothing(timeout=0.1):
+            break
+        assert time.monotonic() - joined < PUSH_WATCH_SECONDS + 1.0, "no row reached the browser that joined"
+    assert (await _received(communicator))["count"] == 2
+    assert rendered
+
+    await communicator.disconnect()
+    await asyncio.sleep(PUSH_WATCH_SECONDS)
+    rendered.clear()
+    await sync_to_async(live_events_push)(events)
+    assert rendered == []
 
 
 async def test_live_stream_applies_this_browser_filters(hostile_order: HostileOrder) -> None:

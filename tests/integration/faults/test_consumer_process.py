@@ -8,6 +8,7 @@ import signal
 import time
 
 import psutil
+import pytest
 
 from apps.messaging.heartbeat import consumer_heartbeat_list
 from tests.integration.faults.catch_up import consumer_groups, consumers_joined_wait
@@ -71,11 +72,12 @@ def test_a_worker_killed_alone_takes_its_consumer_process_with_it(stack: Pipelin
     wait_for(lambda: _gone(child.pid), timeout=15, message="the consumer process outlived its worker")
 
 
-def test_a_mistyped_consumer_group_stops_the_worker_at_start(stack: PipelineStack) -> None:
-    process = stack.start("worker", env={"CONSUMER_GROUPS": "projection.order_summary,saga.orders"})
+@pytest.mark.parametrize("setting", ["CONSUMER_GROUPS", "KAFKA_CONSUMER_BACKGROUND_GROUPS"])
+def test_a_mistyped_consumer_group_stops_the_worker_at_start(stack: PipelineStack, setting: str) -> None:
+    process = stack.start("worker", env={setting: "projection.order_summary,saga.orders"})
 
     code = process.popen.wait(timeout=90)
 
     assert code != 0
     log = stack.log_tail(lines=400)
-    assert "CONSUMER_GROUPS: unknown consumer group(s) saga.orders; registered:" in log
+    assert f"{setting}: unknown consumer group(s) saga.orders; registered:" in log

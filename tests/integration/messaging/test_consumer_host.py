@@ -11,8 +11,9 @@ import pytest
 from kafka import KafkaAdminClient
 
 from apps.eventstore.types import RecordedEvent
-from apps.messaging.consumer_host import ConsumerHost
+from apps.messaging.consumer_host import ConsumerHost, consumer_create
 from apps.messaging.heartbeat import consumer_heartbeat_list
+from apps.messaging.topics import topics_ensure
 from tests.integration.messaging.conftest import RecordingConsumer, orders_append, relay_publish
 from tests.support.broker import KafkaSetup, topic_read
 
@@ -286,3 +287,34 @@ def test_an_enabled_failure_rule_fails_the_hosted_handler_and_dead_letters_only_
     assert (head.stream_id, head.event_type, head.attempts) == (ids[0], "OrderPlaced", 3)
     assert head.error_class.endswith("InjectedFailure")
     all_committed(kafka, consumer.group_id, timeout=15)
+
+
+def _idle_fetch_ms(group_id: str, *, topic: str, seconds: float) -> float:
+    """How long the broker held the fetches of an idle consumer of ``group_id``, made as the host makes it (mean ms)."""
+    consumer = consumer_create(group_id=group_id, metrics_enabled=True)
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while not consumer.assignment():
+            assert time.monotonic() < deadline, f"{group_id} got no partition"
+            consumer.poll(timeout_ms=200)
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            assert not consumer.poll(timeout_ms=200)
+        return float(consumer.metrics()["consumer-fetch-manager-metrics"]["fetch-latency-avg"])
+    finally:
+        consumer.close(autocommit=False)
+
+
+def test_a_background_group_waits_longer_for_its_fetches_than_the_others(kafka: KafkaSetup, settings: Any) -> None:
+    settings.KAFKA_CONSUMER_BACKGROUND_GROUPS = ["test.background"]
+    settings.KAFKA_CONSUMER_FETCH_MAX_WAIT_MS = 25
+    settings.KAFKA_CONSUMER_BACKGROUND_FETCH_MAX_WAIT_MS = 250
+    topics_ensure()
+
+    prompt = _idle_fetch_ms("test.prompt", topic=kafka.topic, seconds=1.5)
+    background = _idle_fetch_ms("test.background", topic=kafka.topic, seconds=1.5)
+
+    # With nothing to read the broker answers a fetch when its wait is over: ten times fewer fetches.
+    assert 20 <= prompt < 150
+    assert 240 <= background < 400

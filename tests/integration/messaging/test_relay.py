@@ -184,7 +184,7 @@ def test_relay_sends_batches_in_the_configured_codec_and_they_read_back_whole(
     settings.KAFKA_COMPRESSION_TYPE = codec
     orders_append(streams=20, lines_per_order=4)
     stored = {event.position: event for event in global_log_read(after=0, limit=10_000)}
-    producer = producer_create(client_id="test-codec")
+    producer = producer_create(client_id="test-codec", metrics_enabled=True)
     relay = Relay(name="t", producer=producer)
     try:
         assert relay.run_once() == len(stored)
