@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from apps.eventstore.store import stream_page_read, stream_version
+from apps.eventstore.store import event_read, stream_page_read, stream_version
 from apps.orders.handlers import CommandResult
 
 SUCCEEDED, REJECTED = "succeeded", "rejected"
@@ -124,8 +124,12 @@ def answer_appended(result: CommandResult) -> Answer | None:
 
     Appended at its type's current schema version, the event reads back as written.
     """
-    if result.last_position is None or not result.events:
+    if result.last_position is None:
         return None
+    if not result.events:
+        # A result built without its events (not one of the order handlers'): read it back.
+        event = event_read(position=result.last_position)
+        return None if event is None else answer_of(event)
     last = result.events[-1]
     return answer_of(_AppendedEvent(result.last_position, result.stream_id, last.event_type, last.data, last.metadata))
 

@@ -10,7 +10,6 @@ saga on to steps that need no wait, the same task runs them next (no queue hop).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections import deque
 from collections.abc import Sequence
@@ -60,28 +59,37 @@ def saga_steps_run(*, step_ids: Sequence[int]) -> None:
     trip through the queue; retries after a backoff go through the queue as their own
     tasks. A claim is not a queued message: if the worker dies before running it, Celery
     redelivers nothing for it, and the attempt waits out its deadline
-    (``SAGA_STEP_TIMEOUT_SECONDS``) before the beat task retries it. Called inside an outer
+    (``SAGA_STEP_TIMEOUT_SECONDS``) before the beat task retries it (the message itself is
+    acknowledged late, so the attempts it named that are still pending are run again). An
+    attempt that raises sends the ones still waiting here in a task of their own. Called inside an outer
     transaction (tests), the claimed steps run before that commits.
     """
-    read_at = timezone.now()
     queue = deque(
         SagaStep.objects.select_related("saga").filter(pk__in=step_ids, status=AttemptStatus.PENDING).order_by("pk")
     )
     for _ in range(_CHAIN_LIMIT):
         if not queue:
             return
-        queue.extend(_attempt_run(queue.popleft(), read_at=read_at))
+        step = queue.popleft()
+        try:
+            claimed = _attempt_run(step)
+        except BaseException:
+            # The attempts waiting behind this one go on in a task of their own, not with it.
+            if queue:
+                current_app.send_task(STEP_TASK, args=[waiting.pk for waiting in queue])
+            raise
+        queue.extend(claimed)
     if queue:
         current_app.send_task(STEP_TASK, args=[step.pk for step in queue])
 
 
-def _attempt_run(step: SagaStep, *, read_at: dt.datetime) -> list[SagaStep]:
+def _attempt_run(step: SagaStep) -> list[SagaStep]:
     """Send pending attempt ``step``'s command and settle its answer; returns the attempts claimed next."""
-    # The row was read pending at ``read_at``, or created since, by this task. Only the beat
-    # task ends a pending attempt that has no answer, and only past its deadline: an attempt
-    # whose deadline passed while it waited behind others here is read again.
+    # The row was read pending when this task started, or created since by this task. The
+    # beat task ends a pending attempt that has no answer once its deadline has passed: an
+    # attempt past its deadline (it waited in the queue, or behind others here) is read again.
     deadline = step.deadline_at
-    if deadline is not None and read_at < deadline <= timezone.now() and not attempt_still_pending(step.pk):
+    if deadline is not None and deadline <= timezone.now() and not attempt_still_pending(step.pk):
         return []
     step_id = step.pk
     ctx = CommandContext(
