@@ -19,6 +19,7 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from apps.eventstore.store import store_cursor
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.push import read_model_changed_on_commit
 from apps.messaging.registry import ConsumerSpec, consumer_register
@@ -53,7 +54,7 @@ def projection_lock(*, name: str, using: str = "default") -> None:
     if connection.vendor != "postgresql":
         return
     key = zlib.crc32(name.encode()) - (1 << 31)
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key])
 
 
@@ -88,7 +89,7 @@ def projection_batch_handle(*, name: str, events: Sequence[RecordedEvent], using
             cursors_read=live.versions,
         )
         if outcome.applied:
-            with connection.cursor() as cursor:
+            with store_cursor(using) as cursor:
                 greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
                 cursor.execute(
                     _CHECKPOINT_ADVANCE_SQL.format(greatest=greatest),

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from django.db import connections
 from django.db.models import Model
 
+from apps.eventstore.store import store_cursor
 from apps.eventstore.types import RecordedEvent
 from apps.projections.models import ProjectionCheckpoint, ProjectionStreamCursor
 from apps.projections.rowset import RowSet, array_literal, table_upsert
@@ -161,7 +162,7 @@ def stream_cursors_read(
     else:
         generation_sql, generation_params = "%s", [generation]
     select = f"SELECT stream_id, version FROM {table} WHERE projection = %s AND generation = {generation_sql}"
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"{select} AND stream_id = ANY(%s::text[])",
@@ -208,7 +209,7 @@ def live_cursors_read(*, projection: str, stream_ids: Iterable[str], using: str 
             generation,
             stream_cursors_read(projection=projection, generation=generation, stream_ids=stream_ids, using=using),
         )
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         cursor.execute(_LIVE_CURSORS_SQL, [array_literal(stream_ids), projection])
         rows = cursor.fetchall()
     if not rows:
