@@ -11,12 +11,15 @@ commits, the browsers are told (coalesced: a busy worker sends a few pushes a se
 from __future__ import annotations
 
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from apps.eventstore.store import store_cursor
 from apps.eventstore.types import RecordedEvent
 from apps.messaging.push import read_model_changed_on_commit
 from apps.messaging.registry import ConsumerSpec, consumer_register
@@ -24,7 +27,9 @@ from apps.projections.models import ProjectionCheckpoint
 from apps.projections.projector import (
     ApplyOutcome,
     ApplyTarget,
+    LiveCursors,
     Projector,
+    live_cursors_read,
     projection_events_apply,
     stream_cursors_read,
 )
@@ -49,7 +54,7 @@ def projection_lock(*, name: str, using: str = "default") -> None:
     if connection.vendor != "postgresql":
         return
     key = zlib.crc32(name.encode()) - (1 << 31)
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_NAMESPACE, key])
 
 
@@ -65,22 +70,57 @@ def projection_batch_handle(*, name: str, events: Sequence[RecordedEvent], using
     Duplicates and replays (events at or below their stream's cursor) change nothing.
     """
     projector = PROJECTORS[name]
-    if not any(event.event_type in projector.event_types for event in events):
+    handled = [event for event in events if event.event_type in projector.event_types]
+    if not handled:
         return ApplyOutcome(0, 0)
-    with transaction.atomic(using=using):
+    stream_ids = {event.stream_id for event in handled}
+    connection = connections[using]
+    with transaction.atomic(using=using), statements_pipelined(connection):
         projection_lock(name=name, using=using)
-        checkpoint = projection_checkpoint_get(name=name, using=using)
+        live = live_cursors_read(projection=name, stream_ids=stream_ids, using=using)
+        if live is None:
+            checkpoint = projection_checkpoint_get(name=name, using=using)
+            live = LiveCursors(checkpoint.generation, {})
         outcome = projection_events_apply(
-            projector=projector, events=events, target=live_target(projector, checkpoint.generation), using=using
+            projector=projector,
+            events=handled,
+            target=live_target(projector, live.generation),
+            using=using,
+            cursors_read=live.versions,
         )
         if outcome.applied:
-            ProjectionCheckpoint.objects.using(using).filter(projection=name).update(
-                position=max(checkpoint.position, outcome.max_position),
-                applied_count=checkpoint.applied_count + outcome.applied,
-                updated_at=timezone.now(),
-            )
+            with store_cursor(using) as cursor:
+                greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+                cursor.execute(
+                    _CHECKPOINT_ADVANCE_SQL.format(greatest=greatest),
+                    [outcome.max_position, outcome.applied, timezone.now(), name],
+                )
             read_model_changed_on_commit(source=name, using=using)
     return outcome
+
+
+# Written out: compiling the ORM's UPDATE cost more client CPU than the server spent running it.
+_CHECKPOINT_ADVANCE_SQL = (
+    f"UPDATE {ProjectionCheckpoint._meta.db_table} SET position = {{greatest}}(position, %s),"
+    " applied_count = applied_count + %s, updated_at = %s WHERE projection = %s"
+)
+
+
+@contextmanager
+def statements_pipelined(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Within it, Django's statements on a PostgreSQL ``connection`` go out in psycopg's pipeline mode.
+
+    A statement whose result is not read goes out with the next one that is, so a batch's
+    lock and cursor read cost one round trip, and its writes one more (psycopg sends the
+    BEGIN, and the COMMIT after the block, each on its own). An error of a statement not
+    read surfaces at the next read or at the end of the block, as Django's error.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def live_target(projector: Projector, generation: int) -> ApplyTarget:

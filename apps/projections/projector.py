@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from django.db import connections
 from django.db.models import Model
 
+from apps.eventstore.store import store_cursor
 from apps.eventstore.types import RecordedEvent
 from apps.projections.models import ProjectionCheckpoint, ProjectionStreamCursor
 from apps.projections.rowset import RowSet, array_literal, table_upsert
@@ -83,6 +84,7 @@ def projection_events_apply(
     target: ApplyTarget,
     using: str = "default",
     from_ordered_log: bool = False,
+    cursors_read: Mapping[str, int] | None = None,
 ) -> ApplyOutcome:
     """Apply the events not yet applied to ``target``, in order; call inside a transaction.
 
@@ -90,14 +92,18 @@ def projection_events_apply(
     dropped (a duplicate or a replay); the rows and the new cursors are written in bulk.
     ``from_ordered_log`` says the caller reads the global log once, in order, into a target
     nothing else writes (a rebuild): no event can be a duplicate, so the cursors need not
-    be read, only written. Returns how many events were applied and the highest position
-    among them (0 if none).
+    be read, only written. ``cursors_read`` are the cursors of the batch's streams as the
+    caller has already read them in this transaction (:func:`live_cursors_read`), so they are
+    not read again. Returns how many events were applied and the highest position among
+    them (0 if none).
     """
     handled = [event for event in events if event.event_type in projector.event_types]
     if not handled:
         return ApplyOutcome(0, 0)
     if from_ordered_log:
         cursors: dict[str, int] = {}
+    elif cursors_read is not None:
+        cursors = dict(cursors_read)
     else:
         cursors = stream_cursors_read(
             projection=target.projection,
@@ -156,7 +162,7 @@ def stream_cursors_read(
     else:
         generation_sql, generation_params = "%s", [generation]
     select = f"SELECT stream_id, version FROM {table} WHERE projection = %s AND generation = {generation_sql}"
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"{select} AND stream_id = ANY(%s::text[])",
@@ -172,3 +178,49 @@ def stream_cursors_read(
                 )
                 found.update(cursor.fetchall())
     return found
+
+
+@dataclass(frozen=True)
+class LiveCursors:
+    """The live generation of a projection and the last applied version of some of its streams."""
+
+    generation: int
+    versions: dict[str, int]
+
+
+def live_cursors_read(*, projection: str, stream_ids: Iterable[str], using: str = "default") -> LiveCursors | None:
+    """The live generation and the cursors of ``stream_ids`` in it; None before the first checkpoint.
+
+    One query on PostgreSQL. Call it under the projection's lock, in a statement of its own:
+    a rebuild swaps the generation under that lock, and a statement sees what had committed
+    when it started.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        generation = (
+            ProjectionCheckpoint.objects.using(using)
+            .filter(projection=projection)
+            .values_list("generation", flat=True)
+            .first()
+        )
+        if generation is None:
+            return None
+        return LiveCursors(
+            generation,
+            stream_cursors_read(projection=projection, generation=generation, stream_ids=stream_ids, using=using),
+        )
+    with store_cursor(using) as cursor:
+        cursor.execute(_LIVE_CURSORS_SQL, [array_literal(stream_ids), projection])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return LiveCursors(rows[0][0], {stream_id: version for _, stream_id, version in rows if stream_id is not None})
+
+
+# The checkpoint's row, joined to the cursors wanted of its generation (none: one row of NULLs).
+_LIVE_CURSORS_SQL = (
+    f"SELECT c.generation, s.stream_id, s.version FROM {ProjectionCheckpoint._meta.db_table} c"
+    f" LEFT JOIN {ProjectionStreamCursor._meta.db_table} s ON s.projection = c.projection"
+    " AND s.generation = c.generation AND s.stream_id = ANY(%s::text[])"
+    " WHERE c.projection = %s"
+)

@@ -16,6 +16,8 @@ import orjson
 from django.db import connections
 from django.db.models import Model
 
+from apps.eventstore.store import store_cursor
+
 Row = dict[str, Any]
 # SQLite refuses statements with more than 999 parameters (Django's limit for it).
 _SQLITE_CHUNK = 900
@@ -46,7 +48,7 @@ class RowSet:
         pk_name = model._meta.pk.attname
         connection = connections[self._using]
         if connection.vendor == "postgresql":
-            for row in _postgres_rows_select(connection, table, missing):
+            for row in _postgres_rows_select(connection, table, missing, self._using):
                 known[row[pk_name]] = row
             return
         columns = [field.attname for field in model._meta.concrete_fields]
@@ -100,7 +102,7 @@ def table_upsert(*, model: type[Model], conflict: Sequence[str], rows: Sequence[
     tail = f" ON CONFLICT ({', '.join(quote(name) for name in conflict)}) DO UPDATE SET " + ", ".join(
         f"{quote(name)} = EXCLUDED.{quote(name)}" for name in updates
     )
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         if connection.vendor == "postgresql":
             # One JSON document for all rows: psycopg would otherwise quote every array element in Python.
             renamed = [(field.attname, str(field.column)) for field in fields if field.attname != field.column]
@@ -126,12 +128,12 @@ def _renamed(row: Row, renamed: list[tuple[str, str]]) -> Row:
     return document
 
 
-def _postgres_rows_select(connection: Any, table: type[Model], keys: list[Any]) -> list[Row]:
+def _postgres_rows_select(connection: Any, table: type[Model], keys: list[Any], using: str) -> list[Row]:
     """The rows with these primary keys, fetched as one JSON document (cheaper than typed columns)."""
     quote = connection.ops.quote_name
     pk = table._meta.pk
     pk_type = str(pk.db_type(connection)).split("(")[0]
-    with connection.cursor() as cursor:
+    with store_cursor(using) as cursor:
         cursor.execute(
             f"SELECT coalesce(json_agg(t), '[]')::text FROM {quote(table._meta.db_table)} t"
             f" WHERE {quote(pk.column)} = ANY(%s::{pk_type}[])",

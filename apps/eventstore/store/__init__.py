@@ -30,6 +30,7 @@ from apps.eventstore.store.log import (
     head_position,
 )
 from apps.eventstore.store.rate import event_rate_per_second
+from apps.eventstore.store.rows import store_cursor
 from apps.eventstore.store.streams import (
     stream_event_data,
     stream_event_read,
@@ -53,6 +54,7 @@ __all__ = [
     "global_log_keys_read",
     "global_log_read",
     "head_position",
+    "store_cursor",
     "stream_event_data",
     "stream_event_read",
     "stream_info_get",

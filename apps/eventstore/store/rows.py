@@ -38,15 +38,16 @@ def events_select(using: str) -> str:
 
 @contextmanager
 def store_cursor(using: str) -> Iterator[Any]:
-    """A cursor for the store's hot reads: on PostgreSQL, psycopg's own, binding parameters on the server.
+    """A cursor for hot statements (the store's reads, a projection's batch): on PostgreSQL, psycopg's own.
 
     Django's cursor (psycopg's ``ClientCursor``) writes every parameter into the query text,
     so the server parses and plans each call afresh, and its wrapper adds Python per call.
-    This one lets psycopg prepare a statement it has run ``prepare_threshold`` times (5
-    unless the database's ``OPTIONS`` say otherwise; ``None`` turns it off, as a pooler in
-    transaction mode may need). Errors are Django's, as from Django's cursor, and it runs in
-    the connection's current transaction. While Django logs queries (``DEBUG``, or a test
-    counting them) it is Django's cursor, so that every statement shows in the log.
+    This one binds parameters on the server, and psycopg prepares a statement it has run
+    ``prepare_threshold`` times: Django makes that None (never) unless the database's
+    ``OPTIONS`` give one (a pooler in transaction mode may need it left off). Errors are
+    Django's, as from Django's cursor, and it runs in the connection's current transaction.
+    While Django logs queries (``DEBUG``, or a test counting them) it is Django's cursor, so
+    that every statement shows in the log.
     """
     connection = connections[using]
     if connection.vendor != "postgresql" or connection.queries_logged:
