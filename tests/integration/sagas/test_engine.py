@@ -218,24 +218,54 @@ def test_an_attempt_the_beat_timed_out_while_it_waited_behind_another_in_its_tas
         saga = saga_start(event=stream_read(stream_id="order-o-behind")[0])
     assert saga is not None
     first, second = SagaStep.objects.filter(saga=saga).order_by("pk")
+    # Only the second is to pass its deadline: the first runs while the beat looks.
+    SagaStep.objects.filter(pk=first.pk).update(deadline_at=timezone.now() + dt.timedelta(hours=1))
     command_run = steps.participant_command_run
+    timed_out: list[int] = []
 
     def slow_on_sku_p(*, command: Any, **kwargs: Any) -> Any:
         # The first reservation takes long enough for the second, waiting behind it in the
-        # task, to pass its deadline; the beat task times it out meanwhile.
+        # task, to pass its deadline; the beat task times it out meanwhile. (Asserted after
+        # the run: the step task would take an exception raised here for the command's.)
         result = command_run(command=command, **kwargs)
         if getattr(command, "sku", "") == "sku-p":
             assert second.deadline_at is not None
             time.sleep(max(0.0, (second.deadline_at - timezone.now()).total_seconds()) + 0.05)
-            assert saga_overdue_attempts_handle() == 1
+            timed_out.append(saga_overdue_attempts_handle())
         return result
 
     monkeypatch.setattr(steps, "participant_command_run", slow_on_sku_p)
 
     saga_steps_run(step_ids=[first.pk, second.pk])
 
+    assert timed_out == [1]
+    assert SagaStep.objects.get(pk=first.pk).status == AttemptStatus.SUCCEEDED
+
     attempts = list(SagaStep.objects.filter(saga=saga, target="sku-q").order_by("attempt"))
     assert [(a.attempt, a.status) for a in attempts] == [(1, AttemptStatus.TIMED_OUT), (2, AttemptStatus.PENDING)]
     # The timed-out attempt was not sent; its retry waits out its backoff in the queue.
     assert [e.event_type for e in stream_read(stream_id="stock-sku-q")] == ["StockAdded"]
     assert sent[-1] == (STEP_TASK, [attempts[1].pk])
+
+
+def test_an_attempt_that_raises_sends_the_attempts_waiting_behind_it_in_a_task_of_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent = _sends_recorded(monkeypatch)
+    placed("o-raises", skus=("sku-r", "sku-s"))
+    with transaction.atomic():
+        saga = saga_start(event=stream_read(stream_id="order-o-raises")[0])
+    assert saga is not None
+    first, second = SagaStep.objects.filter(saga=saga).order_by("pk")
+
+    def settle_fails(answer: Any) -> bool:
+        raise RuntimeError("the database went away while settling")
+
+    monkeypatch.setattr(steps, "saga_answer_apply", settle_fails)
+    sent.clear()
+
+    with pytest.raises(RuntimeError, match="went away"):
+        saga_steps_run(step_ids=[first.pk, second.pk])
+
+    assert sent == [(STEP_TASK, [second.pk])]
+    assert SagaStep.objects.get(pk=second.pk).status == AttemptStatus.PENDING
