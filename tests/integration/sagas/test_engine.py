@@ -34,12 +34,18 @@ def placed(order_id: str, *, skus: tuple[str, ...] = ("sku-e",)) -> None:
     handlers.place_order(cmds.PlaceOrder(order_id=order_id, customer_id="c", currency="EUR", lines=lines), CTX)
 
 
-def saga_placed(order_id: str) -> tuple[SagaInstance, SagaStep]:
-    """Place an order, start its saga from the OrderPlaced; the saga and its first reservation attempt."""
-    placed(order_id)
+def saga_started(order_id: str, *, skus: tuple[str, ...] = ("sku-e",)) -> SagaInstance:
+    """Place an order of a line per sku and start its saga from the OrderPlaced."""
+    placed(order_id, skus=skus)
     with transaction.atomic():
         saga = saga_start(event=stream_read(stream_id=f"order-{order_id}")[0])
     assert saga is not None
+    return saga
+
+
+def saga_placed(order_id: str) -> tuple[SagaInstance, SagaStep]:
+    """Place an order, start its saga from the OrderPlaced; the saga and its first reservation attempt."""
+    saga = saga_started(order_id)
     return saga, SagaStep.objects.get(saga=saga, name="reserve_stock")
 
 
@@ -191,10 +197,7 @@ def test_a_saga_start_sends_its_reservations_in_one_task_that_runs_them_back_to_
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sent = _sends_recorded(monkeypatch)
-    placed("o-lines", skus=("sku-x", "sku-y"))
-    with transaction.atomic():
-        saga = saga_start(event=stream_read(stream_id="order-o-lines")[0])
-    assert saga is not None
+    saga = saga_started("o-lines", skus=("sku-x", "sku-y"))
     reserves = list(SagaStep.objects.filter(saga=saga).order_by("pk").values_list("pk", "target"))
     assert [target for _, target in reserves] == ["sku-x", "sku-y"]
     assert sent == [(STEP_TASK, [pk for pk, _ in reserves])]
@@ -213,10 +216,7 @@ def test_an_attempt_the_beat_timed_out_while_it_waited_behind_another_in_its_tas
 ) -> None:
     sent = _sends_recorded(monkeypatch)
     settings.SAGA_STEP_TIMEOUT_SECONDS = 0.3
-    placed("o-behind", skus=("sku-p", "sku-q"))
-    with transaction.atomic():
-        saga = saga_start(event=stream_read(stream_id="order-o-behind")[0])
-    assert saga is not None
+    saga = saga_started("o-behind", skus=("sku-p", "sku-q"))
     first, second = SagaStep.objects.filter(saga=saga).order_by("pk")
     # Only the second is to pass its deadline: the first runs while the beat looks.
     SagaStep.objects.filter(pk=first.pk).update(deadline_at=timezone.now() + dt.timedelta(hours=1))
@@ -252,10 +252,7 @@ def test_an_attempt_that_raises_sends_the_attempts_waiting_behind_it_in_a_task_o
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sent = _sends_recorded(monkeypatch)
-    placed("o-raises", skus=("sku-r", "sku-s"))
-    with transaction.atomic():
-        saga = saga_start(event=stream_read(stream_id="order-o-raises")[0])
-    assert saga is not None
+    saga = saga_started("o-raises", skus=("sku-r", "sku-s"))
     first, second = SagaStep.objects.filter(saga=saga).order_by("pk")
 
     def settle_fails(answer: Any) -> bool:
