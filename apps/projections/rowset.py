@@ -48,7 +48,7 @@ class RowSet:
         pk_name = model._meta.pk.attname
         connection = connections[self._using]
         if connection.vendor == "postgresql":
-            for row in _postgres_rows_select(connection, table, missing, self._using):
+            for row in _postgres_rows_select(table, missing, using=self._using):
                 known[row[pk_name]] = row
             return
         columns = [field.attname for field in model._meta.concrete_fields]
@@ -128,15 +128,16 @@ def _renamed(row: Row, renamed: list[tuple[str, str]]) -> Row:
     return document
 
 
-def _postgres_rows_select(connection: Any, table: type[Model], keys: list[Any], using: str) -> list[Row]:
+def _postgres_rows_select(table: type[Model], keys: list[Any], *, using: str) -> list[Row]:
     """The rows with these primary keys, fetched as one JSON document (cheaper than typed columns)."""
+    connection = connections[using]
     quote = connection.ops.quote_name
     pk = table._meta.pk
     pk_type = str(pk.db_type(connection)).split("(")[0]
     with store_cursor(using) as cursor:
         cursor.execute(
             f"SELECT coalesce(json_agg(t), '[]')::text FROM {quote(table._meta.db_table)} t"
-            f" WHERE {quote(pk.column)} = ANY(%s::{pk_type}[])",
+            f" WHERE {quote(str(pk.column))} = ANY(%s::{pk_type}[])",
             [array_literal(keys)],
         )
         rows: list[Row] = orjson.loads(cursor.fetchone()[0])
