@@ -61,8 +61,8 @@ def saga_steps_run(*, step_ids: Sequence[int]) -> None:
     redelivers nothing for it, and the attempt waits out its deadline
     (``SAGA_STEP_TIMEOUT_SECONDS``) before the beat task retries it (the message itself is
     acknowledged late, so the attempts it named that are still pending are run again). An
-    attempt that raises sends the ones still waiting here in a task of their own. Called inside an outer
-    transaction (tests), the claimed steps run before that commits.
+    attempt that raises sends the ones still waiting here in a task of their own. Called
+    inside an outer transaction (tests), the claimed steps run before that commits.
     """
     queue = deque(
         SagaStep.objects.select_related("saga").filter(pk__in=step_ids, status=AttemptStatus.PENDING).order_by("pk")
@@ -73,14 +73,18 @@ def saga_steps_run(*, step_ids: Sequence[int]) -> None:
         step = queue.popleft()
         try:
             claimed = _attempt_run(step)
-        except BaseException:
+        except Exception:
             # The attempts waiting behind this one go on in a task of their own, not with it.
-            if queue:
-                current_app.send_task(STEP_TASK, args=[waiting.pk for waiting in queue])
+            # (A process that dies instead has its message delivered again: acknowledged late.)
+            _steps_send(queue)
             raise
         queue.extend(claimed)
-    if queue:
-        current_app.send_task(STEP_TASK, args=[step.pk for step in queue])
+    _steps_send(queue)
+
+
+def _steps_send(steps: Sequence[SagaStep]) -> None:
+    if steps:
+        current_app.send_task(STEP_TASK, args=[step.pk for step in steps])
 
 
 def _attempt_run(step: SagaStep) -> list[SagaStep]:
