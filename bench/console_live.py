@@ -181,7 +181,8 @@ class _Run:
         return _p95([latency for _, latency in self.latencies])
 
     def longest(self) -> float:
-        return max((duration for _, duration in self.long_tasks), default=0.0)
+        """The longest task, or LONG_TASK_MS when none reached it (the browser reports no shorter task)."""
+        return max((duration for _, duration in self.long_tasks), default=LONG_TASK_MS)
 
     def longest_by_window(self) -> tuple[float, ...]:
         """The longest task in each third of the run (LONG_TASK_MS for a third that had none)."""
