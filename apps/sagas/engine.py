@@ -30,6 +30,7 @@ from apps.messaging.push import saga_changed_on_commit
 from apps.sagas import plan
 from apps.sagas.answers import Answer, event_id_of
 from apps.sagas.models import AttemptStatus, SagaInstance, SagaStatus, SagaStep
+from apps.sagas.rows import row_update, rows_insert, rows_read, select_sql
 
 SAGA_TYPE = "order"
 STEP_TASK = "sagas.saga_step_send"
@@ -87,18 +88,16 @@ def _saga_of_attempt(*, step_id: int) -> SagaInstance:
     return SagaInstance.objects.select_for_update(of=("self",)).get(steps__pk=step_id)
 
 
-# The two reads of every transition, written out: compiling them through the ORM took more
-# of a step task's CPU than anything else it does (py-spy), about a quarter of it.
-_ATTEMPTS_SQL = f"SELECT * FROM {SagaStep._meta.db_table} WHERE saga_id = %s ORDER BY sequence, started_at, attempt, id"
-_SAGA_OF_ORDER_SQL = (
-    f"SELECT * FROM {SagaInstance._meta.db_table} WHERE saga_type = %s AND order_id = %s"
-    " ORDER BY started_at DESC LIMIT 1"
-)
+# The two reads of every transition, written out (rows.py): compiling them through the ORM
+# took more of a step task's CPU than anything else it does (py-spy), about a quarter of it.
+_ATTEMPTS_WHERE = "WHERE saga_id = %s ORDER BY sequence, started_at, attempt, id"
+_SAGA_OF_ORDER_WHERE = "WHERE saga_type = %s AND order_id = %s ORDER BY started_at DESC LIMIT 1"
+_SAGA_EXISTS_SQL = f"SELECT 1 FROM {SagaInstance._meta.db_table} WHERE saga_type = %s AND order_id = %s LIMIT 1"
 
 
 def saga_attempts(saga: SagaInstance) -> list[SagaStep]:
     saga_id = SagaStep._meta.get_field("saga").get_db_prep_value(saga.pk, connection)
-    return list(SagaStep.objects.raw(_ATTEMPTS_SQL, [saga_id]))
+    return rows_read(SagaStep, select_sql(SagaStep, _ATTEMPTS_WHERE), [saga_id])
 
 
 def saga_view(saga: SagaInstance, attempts: list[SagaStep], *, status: str | None = None) -> plan.SagaView:
@@ -122,9 +121,9 @@ def saga_touch(saga: SagaInstance) -> None:
     """Save the saga (inserted when new, else the columns a transition changes) and tell the browsers on commit."""
     saga.updated_at = timezone.now()
     if saga._state.adding:
-        saga.save(force_insert=True)
+        rows_insert([saga])
     else:
-        saga.save(update_fields=_SAGA_MOVED)
+        row_update(saga, _SAGA_MOVED)
     saga_changed_on_commit(saga_id=str(saga.pk), status=saga.status)
 
 
@@ -159,7 +158,7 @@ def _attempts_send(rows: Sequence[SagaStep]) -> None:
     """
     if not rows:
         return
-    SagaStep.objects.bulk_create(rows)
+    rows_insert(rows)
     now = [row for row in rows if not row.wait_before_ms]
     claims = _claims.get()
     if claims is not None:
@@ -237,8 +236,10 @@ def saga_replan(
 def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
     """Start the saga of the order ``event`` (an OrderPlaced) placed; a duplicate starts nothing."""
     order_id = str(event.data["order_id"])
-    if SagaInstance.objects.filter(saga_type=SAGA_TYPE, order_id=order_id).exists():
-        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_SAGA_EXISTS_SQL, [SAGA_TYPE, order_id])
+        if cursor.fetchone() is not None:
+            return None
     # An order already confirmed, cancelled or shipped by the time its OrderPlaced arrives (an
     # old one, when the group first reads the topic) was settled without a saga: none starts.
     later = stream_page_read(stream_id=event.stream_id, after_version=event.version, limit=_SETTLED_LOOKAHEAD)
@@ -273,8 +274,9 @@ def saga_start(*, event: RecordedEvent) -> SagaInstance | None:
 def saga_of_order(*, order_id: str) -> SagaInstance | None:
     """The order's saga, locked."""
     # SQLite has no FOR UPDATE (and takes a whole-database write lock instead).
-    sql = _SAGA_OF_ORDER_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-    return next(iter(SagaInstance.objects.raw(sql, [SAGA_TYPE, order_id])), None)
+    sql = select_sql(SagaInstance, _SAGA_OF_ORDER_WHERE)
+    sql += " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return next(iter(rows_read(SagaInstance, sql, [SAGA_TYPE, order_id])), None)
 
 
 def _latest(attempts: list[SagaStep], *, name: str, target: str) -> SagaStep | None:
@@ -295,12 +297,17 @@ def saga_answers_taken(answers: Sequence[Answer]) -> set[tuple[str, str]]:
     """
     if not answers:
         return set()
-    rows = SagaStep.objects.filter(
-        saga__saga_type=SAGA_TYPE,
-        saga__order_id__in={answer.order_id for answer in answers},
-        answer_event_id__in={answer.event_id for answer in answers},
-    ).values_list("saga__order_id", "answer_event_id")
-    return set(rows)
+    order_ids = sorted({answer.order_id for answer in answers})
+    event_ids = sorted({answer.event_id for answer in answers})
+    sql = (
+        f"SELECT saga.order_id, step.answer_event_id FROM {SagaStep._meta.db_table} step"
+        f" JOIN {SagaInstance._meta.db_table} saga ON saga.id = step.saga_id"
+        f" WHERE saga.saga_type = %s AND saga.order_id IN ({', '.join(['%s'] * len(order_ids))})"
+        f" AND step.answer_event_id IN ({', '.join(['%s'] * len(event_ids))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [SAGA_TYPE, *order_ids, *event_ids])
+        return {(order_id, event_id) for order_id, event_id in cursor.fetchall()}
 
 
 def saga_answer_apply(answer: Answer) -> bool:
@@ -341,7 +348,7 @@ def saga_answer_apply(answer: Answer) -> bool:
     attempt.answer_event_type = answer.event.event_type
     attempt.answer_stream_id = answer.event.stream_id
     attempt.answer_position = answer.event.position
-    attempt.save(update_fields=_ATTEMPT_ANSWERED)
+    row_update(attempt, _ATTEMPT_ANSWERED)
     if saga.status == SagaStatus.COMPLETED:
         saga_touch(saga)
     elif saga.status == SagaStatus.COMPENSATED:
@@ -359,7 +366,7 @@ def attempt_settle_without_answer(*, step_id: int, outcome: str) -> None:
     if step.status != AttemptStatus.PENDING:
         return
     step.status, step.outcome, step.finished_at = AttemptStatus.SUCCEEDED, outcome[:200], timezone.now()
-    step.save(update_fields=_ATTEMPT_ENDED)
+    row_update(step, _ATTEMPT_ENDED)
     saga_replan(saga, causation_id=step.causation_id, attempts=attempts)
 
 
@@ -374,7 +381,7 @@ def attempt_fail(*, step_id: int, status: str, outcome: str, error: str = "", re
     if step.status != AttemptStatus.PENDING:
         return False
     step.status, step.outcome, step.error, step.finished_at = status, outcome[:200], error, timezone.now()
-    step.save(update_fields=_ATTEMPT_ENDED)
+    row_update(step, _ATTEMPT_ENDED)
     # While compensating, an action that did not answer is not sent again: it is undone.
     again = (
         retry

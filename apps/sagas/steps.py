@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from celery import current_app
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.orders.domain import commands as cmds
@@ -25,8 +25,9 @@ from apps.orders.handlers import CommandContext
 from apps.sagas.answers import answer_appended, answer_find
 from apps.sagas.attempts import attempt_still_pending
 from apps.sagas.engine import STEP_TASK, attempt_claim, attempt_fail, attempt_settle_without_answer, saga_answer_apply
-from apps.sagas.models import AttemptStatus, SagaStep
+from apps.sagas.models import AttemptStatus, SagaInstance, SagaStep
 from apps.sagas.participants import participant_command_run
+from apps.sagas.rows import rows_read, select_sql
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +65,7 @@ def saga_steps_run(*, step_ids: Sequence[int]) -> None:
     attempt that raises sends the ones still waiting here in a task of their own. Called
     inside an outer transaction (tests), the claimed steps run before that commits.
     """
-    queue = deque(
-        SagaStep.objects.select_related("saga").filter(pk__in=step_ids, status=AttemptStatus.PENDING).order_by("pk")
-    )
+    queue = deque(_pending_read(step_ids))
     for _ in range(_CHAIN_LIMIT):
         if not queue:
             return
@@ -80,6 +79,23 @@ def saga_steps_run(*, step_ids: Sequence[int]) -> None:
             raise
         queue.extend(claimed)
     _steps_send(queue)
+
+
+def _pending_read(step_ids: Sequence[int]) -> list[SagaStep]:
+    """The attempts of ``step_ids`` still pending, in id order, each with its saga (two written-out reads)."""
+    if not step_ids:
+        return []
+    marks = ", ".join(["%s"] * len(step_ids))
+    where = f"WHERE id IN ({marks}) AND status = %s ORDER BY id"
+    steps = rows_read(SagaStep, select_sql(SagaStep, where), [*step_ids, AttemptStatus.PENDING.value])
+    if steps:
+        saga_pk = SagaInstance._meta.pk
+        saga_ids = sorted({saga_pk.get_db_prep_value(step.saga_id, connection) for step in steps})
+        where = f"WHERE id IN ({', '.join(['%s'] * len(saga_ids))})"
+        sagas = {saga.pk: saga for saga in rows_read(SagaInstance, select_sql(SagaInstance, where), saga_ids)}
+        for step in steps:
+            step.saga = sagas[step.saga_id]
+    return steps
 
 
 def _steps_send(steps: Sequence[SagaStep]) -> None:
