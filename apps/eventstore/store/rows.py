@@ -43,8 +43,8 @@ def store_cursor(using: str) -> Iterator[Any]:
     Django's cursor (psycopg's ``ClientCursor``) writes every parameter into the query text,
     so the server parses and plans each call afresh, and its wrapper adds Python per call.
     This one binds parameters on the server, and psycopg prepares a statement it has run
-    ``prepare_threshold`` times: Django makes that None (never) unless the database's
-    ``OPTIONS`` give one (a pooler in transaction mode may need it left off). Errors are
+    ``prepare_threshold`` times on the connection (``DATABASE_PREPARE_THRESHOLD``, which
+    the settings put in the database's ``OPTIONS``; 0 leaves it None: never). Errors are
     Django's, as from Django's cursor, and it runs in the connection's current transaction.
     While Django logs queries (``DEBUG``, or a test counting them) it is Django's cursor, so
     that every statement shows in the log.

@@ -42,3 +42,28 @@ def test_a_transaction_marked_for_rollback_is_refused_as_by_djangos_cursor() -> 
         transaction.set_rollback(True)
         with pytest.raises(TransactionManagementError), store_cursor("default") as cursor:
             cursor.execute("SELECT 1")
+
+
+def test_a_read_run_as_often_as_the_threshold_is_prepared_and_answers_the_same() -> None:
+    from django.conf import settings
+
+    from apps.eventstore.store import append_to_stream, stream_read
+    from apps.eventstore.types import NO_STREAM
+    from tests.integration.eventstore.contract import new_event
+
+    threshold = settings.DATABASE_PREPARE_THRESHOLD
+    assert threshold > 0 and connection.get_connection_params()["prepare_threshold"] == threshold
+    written = append_to_stream(
+        stream_id="order-prepared-probe",
+        stream_type="order",
+        expected_version=NO_STREAM,
+        events=[new_event("OrderPlaced"), new_event("OrderConfirmed")],
+    )
+    runs = threshold + 2
+    answers = [[(e.version, e.event_type) for e in stream_read(stream_id=written.stream_id)] for _ in range(runs)]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s", ["%stream_id = $1%"])
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert prepared, "the stream read was not prepared"
+    assert answers == [[(1, "OrderPlaced"), (2, "OrderConfirmed")]] * runs

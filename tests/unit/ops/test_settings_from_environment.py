@@ -86,3 +86,33 @@ def test_a_setting_that_is_not_of_its_type_stops_the_process_naming_the_variable
 
     assert result.returncode != 0
     assert "ImproperlyConfigured: RELAY_BATCH_SIZE must be an integer, got 'lots'" in result.stderr
+
+
+_PRINT_PREPARE = """
+import json
+from django.conf import settings
+print(json.dumps(settings.DATABASES["default"].get("OPTIONS", {}).get("prepare_threshold", "absent")))
+"""
+
+
+def _prepare_threshold_with(env: dict[str, str]) -> object:
+    base = {key: value for key, value in os.environ.items() if key not in (*_NAMES, "DATABASE_PREPARE_THRESHOLD")}
+    result = subprocess.run(
+        [sys.executable, "-c", _PRINT_PREPARE],
+        cwd=PROJECT_DIR,
+        env={**base, "DJANGO_SETTINGS_MODULE": "eda_console.settings", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_postgresql_statements_are_prepared_after_five_runs_unless_the_threshold_is_set_or_zero(tmp_path):
+    postgres = {"DATABASE_URL": "postgres://app@db.internal:5432/orders"}
+
+    assert _prepare_threshold_with(postgres) == 5
+    assert _prepare_threshold_with({**postgres, "DATABASE_PREPARE_THRESHOLD": "2"}) == 2
+    assert _prepare_threshold_with({**postgres, "DATABASE_PREPARE_THRESHOLD": "0"}) is None  # never: a pooler's choice
+    assert _prepare_threshold_with({"EDA_VAR_DIR": str(tmp_path)}) == "absent"  # SQLite prepares on its own
