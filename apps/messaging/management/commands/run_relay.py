@@ -6,6 +6,7 @@ stand by and take over when it dies (see :mod:`apps.messaging.relay.leadership`)
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from types import FrameType
@@ -55,4 +56,9 @@ class Command(BaseCommand):
                 relay.close()
             self.stdout.write(f"published {count} events")
             return
+        # What start-up loaded (Django, the apps, kafka-python) stays for the life of the
+        # process: frozen, the cyclic collector stops walking it on every full collection.
+        # The relay's collections per event fell by more than half (bench.pipeline: 0.74-0.79x
+        # a bare producer before, 0.90x after, in one profiling session).
+        gc.freeze()
         relay.run()
